@@ -1,0 +1,9 @@
+// Package fuzz holds cookiestore's `go test -fuzz` targets: journal recovery,
+// event decoding, Cookie header parsing and config parsing. Each target
+// states the properties it checks, and its seed corpus lives in
+// testdata/fuzz/<Target>/, in the format that `go test` reads, so that every
+// plain `go test ./fuzz` replays the seeds and any input that once failed.
+// Run one target with, for example:
+//
+//	go test -run XXX -fuzz FuzzConfig -fuzztime 1m ./fuzz
+package fuzz

@@ -1,0 +1,250 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// VerifyReport is what Verify found in a journal file.
+type VerifyReport struct {
+	// Path is the file checked.
+	Path string
+	// Size is the file's size in bytes.
+	Size int64
+	// Frames is the number of valid frames before the first bad one.
+	Frames int64
+	// Bytes is the size of the valid part, header included.
+	Bytes int64
+	// BadOffset is the offset of the first bad frame, or -1 if all are valid.
+	BadOffset int64
+	// Reason says what is wrong with the frame at BadOffset.
+	Reason string
+	// NextValid is the offset of the first valid frame after BadOffset, or
+	// -1 if there is none: then the damage is a torn tail, which Open cuts
+	// off, and otherwise corruption, which only Repair removes.
+	NextValid int64
+}
+
+// OK reports whether every frame in the file is valid.
+func (r VerifyReport) OK() bool { return r.BadOffset < 0 }
+
+// TornTail reports whether the file has a bad tail that Open would cut off.
+func (r VerifyReport) TornTail() bool { return r.BadOffset >= 0 && r.NextValid < 0 }
+
+// Verify checks the header and every frame of the journal at path without
+// changing it and without taking the lock; on a journal in use, the last
+// frame may be caught half written. An unreadable file or a bad header is
+// an error; bad frames are reported.
+func Verify(path string, opts Options) (VerifyReport, error) {
+	f, err := opts.fs().OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return VerifyReport{}, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return VerifyReport{}, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if err := readHeader(path, f, size); err != nil {
+		return VerifyReport{}, err
+	}
+	r := VerifyReport{Path: path, Size: size, Bytes: size, BadOffset: -1, NextValid: -1}
+	s := scanner{r: f, size: size, off: HeaderSize}
+	for {
+		off, _, reason, err := s.next()
+		if err == io.EOF {
+			return r, nil
+		}
+		if err != nil {
+			return r, fmt.Errorf("journal %s: %w", path, err)
+		}
+		if reason != "" {
+			r.Bytes, r.BadOffset, r.Reason = off, off, reason
+			s.buf = nil
+			if r.NextValid, err = resync(f, off+1, size); err != nil {
+				return r, fmt.Errorf("journal %s: %w", path, err)
+			}
+			return r, nil
+		}
+		r.Frames++
+	}
+}
+
+// DroppedRange is a run of bytes that Repair removed.
+type DroppedRange struct {
+	// Offset is where the range starts in the original file.
+	Offset int64
+	// Length is the number of bytes dropped.
+	Length int64
+	// Reason says what was wrong with the frame at Offset.
+	Reason string
+}
+
+// RepairReport is what Repair did.
+type RepairReport struct {
+	// Path is the repaired file.
+	Path string
+	// Backup is the copy of the original file, or "" if nothing changed.
+	Backup string
+	// Frames is the number of valid frames kept.
+	Frames int64
+	// Bytes is the size of the repaired file.
+	Bytes int64
+	// DroppedBytes is the number of bytes dropped in all.
+	DroppedBytes int64
+	// Dropped lists the dropped ranges in file order.
+	Dropped []DroppedRange
+}
+
+// Repair removes every bad frame from the journal at path and keeps every
+// valid one. It takes the journal's lock (so it fails with ErrLocked while
+// the journal is open), copies the original to path+".bak" (or .bak.1,
+// .bak.2, ... if taken; mode 0600), skips each bad region by searching for
+// the next valid frame, and writes the frames kept to a temporary file that
+// it renames over path. A clean file is left alone, with no backup. Repair
+// does not fix a bad header: a file without one is not known to be a
+// journal.
+func Repair(path string, opts Options) (RepairReport, error) {
+	fsys, log := opts.fs(), opts.logger()
+	lock, err := lockFile(fsys, path)
+	if err != nil {
+		return RepairReport{}, err
+	}
+	defer lock.Close()
+	removeTemps(fsys, path, log)
+
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return RepairReport{}, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return RepairReport{}, fmt.Errorf("journal %s: %w", path, err)
+	}
+	rep := RepairReport{Path: path, Bytes: size}
+	if size == 0 {
+		return rep, nil // a creation cut short: Open writes the header
+	}
+	if err := readHeader(path, f, size); err != nil {
+		return rep, err
+	}
+
+	// Find the runs of valid frames to keep, [start, end) each.
+	var keep [][2]int64
+	s := scanner{r: f, size: size, off: HeaderSize}
+	for start := s.off; ; {
+		off, _, reason, err := s.next()
+		if err == io.EOF {
+			keep = append(keep, [2]int64{start, size})
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("journal %s: %w", path, err)
+		}
+		if reason == "" {
+			rep.Frames++
+			continue
+		}
+		keep = append(keep, [2]int64{start, off})
+		next, err := resync(f, off+1, size)
+		if err != nil {
+			return rep, fmt.Errorf("journal %s: %w", path, err)
+		}
+		if next < 0 {
+			next = size
+		}
+		rep.Dropped = append(rep.Dropped, DroppedRange{Offset: off, Length: next - off, Reason: reason})
+		rep.DroppedBytes += next - off
+		s.off, start = next, next
+	}
+	if len(rep.Dropped) == 0 {
+		return rep, nil
+	}
+	rep.Bytes = size - rep.DroppedBytes
+
+	buf := make([]byte, rewriteChunk)
+	if rep.Backup, err = backup(fsys, path, f, size, buf); err != nil {
+		return rep, err
+	}
+	tmp, t, err := createTemp(fsys, path)
+	if err != nil {
+		return rep, err
+	}
+	err = writeAt(t, appendHeader(nil), 0)
+	for at, i := int64(HeaderSize), 0; err == nil && i < len(keep); i++ {
+		n := keep[i][1] - keep[i][0]
+		err = copyRange(t, at, f, keep[i][0], n, buf)
+		at += n
+	}
+	if err == nil {
+		err = t.Sync()
+	}
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fsys.Rename(tmp, path)
+	}
+	if err != nil {
+		fsys.Remove(tmp)
+		return rep, fmt.Errorf("journal %s: write repaired file: %w", path, err)
+	}
+	if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
+		return rep, fmt.Errorf("journal %s: sync folder after repair: %w", path, err)
+	}
+	for _, d := range rep.Dropped {
+		log.Warn("journal: repair dropped bad bytes", "path", path, "offset", d.Offset, "bytes", d.Length, "reason", d.Reason)
+	}
+	return rep, nil
+}
+
+// backup copies the journal f to the first free name of path+".bak",
+// path+".bak.1", ... and makes the copy durable. It never overwrites.
+func backup(fsys FS, path string, f File, size int64, buf []byte) (string, error) {
+	for i := 0; i < 1000; i++ {
+		name := path + ".bak"
+		if i > 0 {
+			name += "." + strconv.Itoa(i)
+		}
+		b, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("journal %s: create backup: %w", path, err)
+		}
+		err = copyRange(b, 0, f, 0, size, buf)
+		if err == nil {
+			err = b.Sync()
+		}
+		if cerr := b.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", fmt.Errorf("journal %s: write backup %s: %w", path, name, err)
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("journal %s: no free backup name (tried .bak to .bak.999)", path)
+}
+
+// copyRange copies n bytes at srcOff in src to dstOff in dst through buf.
+func copyRange(dst File, dstOff int64, src io.ReaderAt, srcOff, n int64, buf []byte) error {
+	for n > 0 {
+		m := int(min(int64(len(buf)), n))
+		if err := readAt(src, buf[:m], srcOff); err != nil {
+			return err
+		}
+		if err := writeAt(dst, buf[:m], dstOff); err != nil {
+			return fmt.Errorf("write at offset %d: %w", dstOff, err)
+		}
+		srcOff, dstOff, n = srcOff+int64(m), dstOff+int64(m), n-int64(m)
+	}
+	return nil
+}
