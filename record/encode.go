@@ -94,9 +94,10 @@ func (en *encoder) encode(e *Event) error {
 		if len(e.Auth.AuthExtra) == 0 {
 			return enc.EncodeNil()
 		}
-		// Sorted keys make the encoding of an event deterministic.
+		// Sorted keys make the encoding of an event deterministic; nested
+		// maps are sorted too.
 		enc.SetSortMapKeys(true)
-		err := enc.EncodeMap(e.Auth.AuthExtra)
+		err := enc.EncodeMapSorted(e.Auth.AuthExtra)
 		enc.SetSortMapKeys(false)
 		if err != nil {
 			return fmt.Errorf("encode authextra of cookie event: %w", err)
@@ -224,8 +225,12 @@ func (de *decoder) decode(e *Event) error {
 		}
 	}
 	for i := want; i < n; i++ {
-		if err := d.Skip(); err != nil {
+		size, err := SkipValue(de.p[len(de.p)-de.r.Len():])
+		if err != nil {
 			return fmt.Errorf("trailing element %d: %w", i, err)
+		}
+		if _, err := de.r.Seek(int64(size), io.SeekCurrent); err != nil {
+			return err
 		}
 	}
 	if de.r.Len() != 0 {

@@ -319,3 +319,20 @@ func BenchmarkDecodeEventCreate(b *testing.B) {
 		}
 	}
 }
+
+// Fields that a later version appends are skipped without recursion and
+// without trusting their claimed lengths: a frame of nested arrays or a
+// forged binary length is an error, not a stack overflow or a huge buffer.
+func TestDecodeEventRefusesHostileAppendedFields(t *testing.T) {
+	del := []byte{0x93, 0x03, 0xa6, 'a', 'b', 'c', 'd', 'e', 'f'}
+	for name, extra := range map[string][]byte{
+		"nested a million deep": bytes.Repeat([]byte{0x91}, 1<<20),
+		"forged bin32 length":   {0xc6, 0x7f, 0xff, 0xff, 0xff, 'x'},
+		"forged str32 length":   {0xdb, 0x7f, 0xff, 0xff, 0xff, 'x'},
+	} {
+		var e Event
+		if err := DecodeEvent(append(append([]byte{}, del...), extra...), &e); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
