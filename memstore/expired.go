@@ -1,0 +1,21 @@
+package memstore
+
+// ExpiredIDs returns the IDs of the entries that have expired but are still
+// in the index. The file backend journals a Delete for each before it
+// removes them, so that a replay under a clock that has jumped backwards
+// cannot revive them.
+func (s *Store) ExpiredIDs() []string {
+	now := s.now()
+	var ids []string
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for id, e := range sh.ids {
+			if e.expiredAt(now) {
+				ids = append(ids, id)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return ids
+}

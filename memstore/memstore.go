@@ -1,0 +1,577 @@
+// Package memstore is cookiestore's index of cookies, and its memory backend.
+//
+// A [Store] maps cookie IDs to their creation time, lifetime and auth tuple,
+// and principals (authids) to the cookies they are logged in on, so that a
+// principal can be revoked everywhere at once. The file backend keeps the
+// same index in front of its journal and rebuilds it at startup by applying
+// the journal's events ([Store.Apply], [Store.ApplyAll], with [Store.Grow] to
+// size it first); used on its own, a Store is the memory backend and forgets
+// everything when the process ends.
+//
+// # Memory
+//
+// An entry is the ID string plus three words (creation time, lifetime, and a
+// pointer to the auth tuple, nil until someone logs in), so an index of a
+// million unauthenticated 24-character cookies takes about 90 to 130 bytes
+// per cookie, map overhead included (BenchmarkIndexMemory).
+//
+// # Expiry
+//
+// A cookie whose created + max_age is at or before the clock's now is absent
+// for every read and every write at once, whether or not it has been purged:
+// [Store.Get] and [Store.Range] skip it, [Store.SetAuth] and [Store.Delete]
+// report [ErrNotFound], and [Store.Create] may reuse its ID. A janitor
+// goroutine removes such entries from memory every [Options.JanitorInterval];
+// a removed or deleted cookie never comes back, even if the clock later steps
+// backwards. (An expired entry that has not been purged yet reappears if the
+// clock steps back before its expiry: the index holds what the events say,
+// and the clock only decides what is visible.)
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. The index is split into shards by
+// a seeded hash of the cookie ID, each behind its own read-write lock, so
+// lookups on different cookies rarely meet and reads scale across cores.
+// Operations that span principals or the whole index ([Store.DeleteByAuthID],
+// [Store.IDsByAuthID], [Store.Range], [Store.PurgeExpired], [Store.Len]) visit
+// the shards one after another: each shard is seen consistently, but changes
+// made meanwhile to shards already visited are not.
+//
+// # Sharing
+//
+// A returned [record.Cookie] is a copy, except for its Auth.AuthExtra map,
+// which is shared with the index to keep lookups free of allocations. Callers
+// must treat AuthExtra maps as read-only, both the ones they get and the ones
+// they hand to [Store.SetAuth] or [Store.Apply].
+package memstore
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+
+	"cookiestore/record"
+)
+
+// ErrExists is returned by [Store.Create] when a live cookie already has the ID.
+var ErrExists = errors.New("memstore: a live cookie with this ID exists")
+
+// ErrNotFound is returned when no live cookie has the ID.
+var ErrNotFound = errors.New("memstore: no such cookie")
+
+// DefaultJanitorInterval is how often expired entries are purged when
+// [Options.JanitorInterval] is zero.
+const DefaultJanitorInterval = time.Minute
+
+// shardCount is a power of two, so that a shard is picked with a mask. 64
+// shards keep lock contention negligible on machines with dozens of cores
+// while costing only a few kilobytes.
+const shardCount = 64
+
+// Options configure a [Store]. The zero value is ready to use.
+type Options struct {
+	// Clock returns the current time; nil means time.Now. Tests inject a
+	// fake clock to step through expiry.
+	Clock func() time.Time
+	// JanitorInterval is how often a background goroutine purges expired
+	// entries: 0 means DefaultJanitorInterval, and a negative value starts no
+	// janitor (call PurgeExpired yourself).
+	JanitorInterval time.Duration
+}
+
+// entry is what the index keeps per cookie. It is three words, rather than a
+// whole record.Cookie, because the index of a busy server holds millions.
+type entry struct {
+	created int64        // issue time, Unix nanoseconds
+	maxAge  int64        // lifetime, nanoseconds
+	auth    *record.Auth // nil when nobody is logged in; never mutated once stored
+}
+
+// expiredAt reports created + maxAge <= now, saturating instead of wrapping
+// around for lifetimes near the limits of int64 (which only a hostile or
+// damaged journal could hold).
+func (e entry) expiredAt(now int64) bool {
+	exp := e.created + e.maxAge
+	switch {
+	case e.maxAge > 0 && exp < e.created:
+		return false // beyond the end of time
+	case e.maxAge < 0 && exp > e.created:
+		return true // before its beginning
+	}
+	return exp <= now
+}
+
+func (e entry) cookie(id string) record.Cookie {
+	c := record.Cookie{ID: id, Created: time.Unix(0, e.created), MaxAge: time.Duration(e.maxAge)}
+	if e.auth != nil {
+		c.Auth = *e.auth
+	}
+	return c
+}
+
+func (e entry) authID() string {
+	if e.auth == nil {
+		return ""
+	}
+	return e.auth.AuthID
+}
+
+// shardState is one lock's worth of the index.
+type shardState struct {
+	mu     sync.RWMutex
+	ids    map[string]entry               // cookie ID -> entry
+	byAuth map[string]map[string]struct{} // authid -> IDs of the cookies it is logged in on
+	room   int                            // entries ids was last sized for by Grow
+}
+
+// shard pads shardState to two cache lines so that neighbouring locks do not
+// share one (adjacent-line prefetch makes 64 bytes not quite enough).
+type shard struct {
+	shardState
+	_ [128 - unsafe.Sizeof(shardState{})%128]byte
+}
+
+// put stores e under id and keeps byAuth in step. The caller holds mu.
+func (sh *shard) put(id string, e entry) {
+	old, had := sh.ids[id]
+	sh.ids[id] = e
+	if oldAuth, newAuth := old.authID(), e.authID(); !had || oldAuth != newAuth {
+		if had {
+			sh.unlink(oldAuth, id)
+		}
+		sh.link(newAuth, id)
+	}
+}
+
+// remove drops id and its byAuth link. The caller holds mu.
+func (sh *shard) remove(id string, e entry) {
+	delete(sh.ids, id)
+	sh.unlink(e.authID(), id)
+}
+
+func (sh *shard) link(authid, id string) {
+	if authid == "" {
+		return
+	}
+	set := sh.byAuth[authid]
+	if set == nil {
+		set = make(map[string]struct{}, 1)
+		sh.byAuth[authid] = set
+	}
+	set[id] = struct{}{}
+}
+
+func (sh *shard) unlink(authid, id string) {
+	if authid == "" {
+		return
+	}
+	set := sh.byAuth[authid]
+	delete(set, id)
+	if len(set) == 0 {
+		delete(sh.byAuth, authid)
+	}
+}
+
+// Store is the cookie index. Create one with [New]; the zero value is not
+// usable.
+type Store struct {
+	shards [shardCount]shard
+	seed   maphash.Seed
+	clock  func() time.Time
+
+	closeOnce sync.Once
+	stop      chan struct{} // closed by Close to stop the janitor
+	done      chan struct{} // closed by the janitor when it has stopped; nil without one
+}
+
+// New returns an empty Store and, unless opts.JanitorInterval is negative,
+// starts its janitor. Call [Store.Close] to stop the janitor.
+func New(opts Options) *Store {
+	s := &Store{seed: maphash.MakeSeed(), clock: opts.Clock, stop: make(chan struct{})}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	for i := range s.shards {
+		s.shards[i].ids = make(map[string]entry)
+		s.shards[i].byAuth = make(map[string]map[string]struct{})
+	}
+	interval := opts.JanitorInterval
+	if interval == 0 {
+		interval = DefaultJanitorInterval
+	}
+	if interval > 0 {
+		s.done = make(chan struct{})
+		go s.janitor(interval)
+	}
+	return s
+}
+
+func (s *Store) janitor(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.PurgeExpired()
+		}
+	}
+}
+
+// Close stops the janitor and waits for it to return. The index stays
+// usable; Close exists so that a Store ends like the file backend does.
+// Calling Close again does nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		if s.done != nil {
+			<-s.done
+		}
+	})
+	return nil
+}
+
+func (s *Store) shardIndex(id string) uint64 {
+	return maphash.String(s.seed, id) & (shardCount - 1)
+}
+
+func (s *Store) shard(id string) *shard { return &s.shards[s.shardIndex(id)] }
+
+func (s *Store) now() int64 { return s.clock().UnixNano() }
+
+// Get returns the live cookie with the given ID. An expired cookie is absent.
+func (s *Store) Get(id string) (record.Cookie, bool) {
+	sh := s.shard(id)
+	sh.mu.RLock()
+	e, ok := sh.ids[id]
+	sh.mu.RUnlock()
+	// Reading the clock outside the lock keeps the critical section short;
+	// e is a copy, and the Auth it points to is never mutated.
+	if !ok || e.expiredAt(s.now()) {
+		return record.Cookie{}, false
+	}
+	return e.cookie(id), true
+}
+
+// Create adds cookie c. It fails with [ErrExists] if a live cookie has the
+// same ID; an expired one is replaced. A new cookie carries no auth, so that
+// Create matches the Create event, which has none: set it with SetAuth. The
+// ID must not be empty, Created must be set and representable in Unix
+// nanoseconds (years 1678 to 2262), and MaxAge must be positive.
+func (s *Store) Create(c record.Cookie) error {
+	if err := validate(c); err != nil {
+		return err
+	}
+	e := entry{created: c.Created.UnixNano(), maxAge: int64(c.MaxAge)}
+	now := s.now()
+	sh := s.shard(c.ID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old, ok := sh.ids[c.ID]; ok && !old.expiredAt(now) {
+		return ErrExists
+	}
+	sh.put(c.ID, e)
+	return nil
+}
+
+func validate(c record.Cookie) error {
+	switch {
+	case c.ID == "":
+		return errors.New("memstore: create cookie: empty ID")
+	case c.Created.IsZero():
+		return errors.New("memstore: create cookie: creation time not set")
+	case !time.Unix(0, c.Created.UnixNano()).Equal(c.Created):
+		return fmt.Errorf("memstore: create cookie: creation time %v is outside the years 1678 to 2262", c.Created)
+	case c.MaxAge <= 0:
+		return fmt.Errorf("memstore: create cookie: max age must be positive, got %v", c.MaxAge)
+	case !c.Auth.IsZero():
+		return errors.New("memstore: create cookie: a new cookie carries no auth; set it with SetAuth")
+	}
+	return nil
+}
+
+// normalize returns what the index stores for a: nil for nobody, else a
+// private copy of the tuple with an empty AuthExtra made nil, as the
+// encoding does, so that the live and the replayed index compare equal.
+func normalize(a record.Auth) *record.Auth {
+	if a.IsZero() {
+		return nil
+	}
+	if len(a.AuthExtra) == 0 {
+		a.AuthExtra = nil
+	}
+	return &a
+}
+
+// SetAuth replaces the auth tuple of the live cookie id; the zero Auth
+// clears it. It fails with [ErrNotFound] if no live cookie has the ID.
+func (s *Store) SetAuth(id string, a record.Auth) error {
+	auth := normalize(a)
+	now := s.now()
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.ids[id]
+	if !ok || e.expiredAt(now) {
+		return ErrNotFound
+	}
+	e.auth = auth
+	sh.put(id, e)
+	return nil
+}
+
+// Delete removes the live cookie id. It fails with [ErrNotFound] if no live
+// cookie has the ID; an expired entry is removed all the same.
+func (s *Store) Delete(id string) error {
+	now := s.now()
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.ids[id]
+	if !ok {
+		return ErrNotFound
+	}
+	sh.remove(id, e)
+	if e.expiredAt(now) {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteByAuthID removes every cookie that authid is logged in on and
+// returns the IDs of those that were live, sorted. Expired ones are removed
+// too but not reported. The error is always nil; it is there for backends
+// that can fail.
+func (s *Store) DeleteByAuthID(authid string) ([]string, error) {
+	if authid == "" {
+		return nil, nil
+	}
+	now := s.now()
+	var ids []string
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		// Deleting from the set while ranging over it is allowed in Go;
+		// remove drops the set itself once it is empty.
+		for id := range sh.byAuth[authid] {
+			e := sh.ids[id]
+			if !e.expiredAt(now) {
+				ids = append(ids, id)
+			}
+			sh.remove(id, e)
+		}
+		sh.mu.Unlock()
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// IDsByAuthID returns the IDs of the live cookies that authid is logged in
+// on, sorted.
+func (s *Store) IDsByAuthID(authid string) []string {
+	if authid == "" {
+		return nil
+	}
+	now := s.now()
+	var ids []string
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for id := range sh.byAuth[authid] {
+			if !sh.ids[id].expiredAt(now) {
+				ids = append(ids, id)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Apply applies one decoded event to the index, without looking at the
+// clock: Create stores the whole cookie (with no auth), replacing any entry
+// with its ID; Update replaces the auth tuple of an entry, and is ignored if
+// there is none; Delete removes the entry. Other kinds are ignored.
+//
+// Apply is what replay and the file backend use. Applying the events of a
+// Store's successful calls in order, one Create per Create, one Update per
+// SetAuth, and one Delete per Delete and per ID that DeleteByAuthID returned,
+// gives an index whose live cookies are those of the original at any time
+// from the latest clock reading on. Applying an event twice in a row is the
+// same as applying it once. e is not retained, but its ID string and its
+// AuthExtra map are.
+func (s *Store) Apply(e *record.Event) {
+	sh := s.shard(e.ID)
+	sh.mu.Lock()
+	sh.apply(e)
+	sh.mu.Unlock()
+}
+
+// apply applies e to the shard; the caller holds mu.
+func (sh *shard) apply(e *record.Event) {
+	switch e.Kind {
+	case record.KindCreate:
+		sh.put(e.ID, entry{created: e.Created.UnixNano(), maxAge: int64(e.MaxAge)})
+	case record.KindUpdate:
+		if ent, ok := sh.ids[e.ID]; ok {
+			ent.auth = normalize(e.Auth)
+			sh.put(e.ID, ent)
+		}
+	case record.KindDelete:
+		if ent, ok := sh.ids[e.ID]; ok {
+			sh.remove(e.ID, ent)
+		}
+	}
+}
+
+// ApplyAll applies evs in order; the result is the same as calling Apply for
+// each. It is several times faster for thousands of events, which is why
+// replay uses it: it takes each shard's lock once per call, and it looks up
+// a run of a shard's IDs before changing any, so that the processor fetches
+// their slots from memory together instead of one cache miss after another.
+// Events on one ID keep their order; only events on different IDs, which
+// commute, are reordered.
+func (s *Store) ApplyAll(evs []record.Event) {
+	if len(evs) < 2*shardCount {
+		for i := range evs {
+			s.Apply(&evs[i])
+		}
+		return
+	}
+	// A counting sort of event indexes by shard, stable so that each ID's
+	// events stay in order.
+	var start [shardCount + 1]int32
+	buf := make([]int32, 2*len(evs))
+	shardOf, order := buf[:len(evs)], buf[len(evs):]
+	for i := range evs {
+		k := int32(s.shardIndex(evs[i].ID))
+		shardOf[i] = k
+		start[k+1]++
+	}
+	for k := 1; k <= shardCount; k++ {
+		start[k] += start[k-1]
+	}
+	next := start
+	for i, k := range shardOf {
+		order[next[k]] = int32(i)
+		next[k]++
+	}
+	for k := range shardCount {
+		group := order[start[k]:start[k+1]]
+		if len(group) == 0 {
+			continue
+		}
+		sh := &s.shards[k]
+		sh.mu.Lock()
+		for len(group) > 0 {
+			// The lookups carry no dependency on one another, so their
+			// misses overlap; the window keeps what they fetched in cache
+			// until the second loop uses it.
+			run := group[:min(len(group), applyWindow)]
+			group = group[len(run):]
+			found := 0
+			for _, i := range run {
+				if _, ok := sh.ids[evs[i].ID]; ok {
+					found++
+				}
+			}
+			_ = found
+			for _, i := range run {
+				sh.apply(&evs[i])
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// applyWindow is how many IDs ApplyAll looks up ahead: enough to keep many
+// memory fetches in flight, few enough that their cache lines stay in L1.
+const applyWindow = 64
+
+// Grow makes room for n more cookies, so that loading many of them, as
+// replay does, does not rehash the index step by step along the way; that
+// rehashing, not decoding, is most of the cost of a replay. A presized index
+// is somewhat less dense than a grown one, so n should be an estimate, not a
+// generous bound.
+func (s *Store) Grow(n int) {
+	if n <= 0 {
+		return
+	}
+	per := n/shardCount + 1
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		if want := len(sh.ids) + per; want > sh.room {
+			m := make(map[string]entry, want)
+			maps.Copy(m, sh.ids)
+			sh.ids, sh.room = m, want
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Len returns the number of entries in the index, including expired ones
+// that have not been purged yet.
+func (s *Store) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.ids)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Range calls fn for every live cookie, in no particular order, until fn
+// returns false. fn runs without any lock held, so it may call the Store.
+func (s *Store) Range(fn func(c record.Cookie) bool) {
+	type item struct {
+		id string
+		e  entry
+	}
+	now := s.now()
+	var buf []item
+	for i := range s.shards {
+		sh := &s.shards[i]
+		buf = buf[:0]
+		sh.mu.RLock()
+		for id, e := range sh.ids {
+			if !e.expiredAt(now) {
+				buf = append(buf, item{id, e})
+			}
+		}
+		sh.mu.RUnlock()
+		for _, it := range buf {
+			if !fn(it.e.cookie(it.id)) {
+				return
+			}
+		}
+	}
+}
+
+// PurgeExpired removes every expired entry from the index and returns how
+// many it removed.
+func (s *Store) PurgeExpired() int {
+	now := s.now()
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.ids {
+			if e.expiredAt(now) {
+				sh.remove(id, e)
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}

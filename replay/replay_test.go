@@ -1,0 +1,380 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cookiestore/journal"
+	"cookiestore/memstore"
+	"cookiestore/record"
+)
+
+var noSync = journal.Options{Sync: journal.SyncNone}
+
+// writeJournal creates a journal at path holding payloads, one frame each,
+// and returns the offset of each frame.
+func writeJournal(t *testing.T, path string, payloads ...[]byte) []int64 {
+	t.Helper()
+	j, err := journal.Open(path, noSync, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offs []int64
+	for _, p := range payloads {
+		off, err := j.Append(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return offs
+}
+
+func encode(t *testing.T, evs ...record.Event) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for i := range evs {
+		p, err := record.AppendEvent(nil, &evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func newIndex(t *testing.T, now time.Time) *memstore.Store {
+	t.Helper()
+	idx := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
+	t.Cleanup(func() { idx.Close() })
+	return idx
+}
+
+func liveIDs(idx *memstore.Store) []string {
+	var ids []string
+	idx.Range(func(c record.Cookie) bool { ids = append(ids, c.ID); return true })
+	slices.Sort(ids)
+	return ids
+}
+
+func TestOpen(t *testing.T) {
+	alice := record.Auth{AuthID: "alice", AuthRole: "user", AuthExtra: map[string]any{"tenant": "t7"}}
+	single := encode(t,
+		record.Create("cookie01", t0, time.Hour),
+		record.Create("cookie02", t0, time.Hour),
+		record.Update("cookie01", alice),
+		record.Delete("cookie02"),
+		record.Create("expired1", t0.Add(-2*time.Hour), time.Hour),
+	)
+	batch, err := AppendBatch(nil, []record.Event{
+		record.Create("cookie03", t0, time.Hour),
+		record.Create("cookie04", t0, time.Hour),
+		record.Update("cookie03", alice),
+		record.Delete("cookie04"),
+		record.Delete("cookie02"), // already gone: still counted, changes nothing
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := AppendBatch(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	writeJournal(t, path, append(single, batch, empty, encode(t, record.Update("cookie04", alice))[0])...)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	idx := newIndex(t, t0)
+	j, st, err := Open(path, idx, noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	want := Stats{Events: 11, Creates: 5, Updates: 3, Deletes: 3, Batches: 2, Cookies: 3, Bytes: fi.Size(), DroppedBytes: 0}
+	got := st
+	got.Duration = 0
+	if got != want {
+		t.Fatalf("stats = %+v\nwant    %+v", got, want)
+	}
+	if st.Duration <= 0 {
+		t.Fatalf("Duration = %v", st.Duration)
+	}
+	if ids := liveIDs(idx); !slices.Equal(ids, []string{"cookie01", "cookie03"}) {
+		t.Fatalf("live cookies %v", ids)
+	}
+	if c, _ := idx.Get("cookie03"); c.Auth.AuthID != "alice" || c.Auth.AuthExtra["tenant"] != "t7" {
+		t.Fatalf("cookie03 auth = %+v", c.Auth)
+	}
+	if ids := idx.IDsByAuthID("alice"); !slices.Equal(ids, []string{"cookie01", "cookie03"}) {
+		t.Fatalf("alice's cookies %v", ids)
+	}
+	// The journal is open for appends where replay left it.
+	if j.Size() != fi.Size() {
+		t.Fatalf("journal size %d, file %d", j.Size(), fi.Size())
+	}
+	if _, err := j.Append(single[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenNewJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "cookies.dat")
+	idx := newIndex(t, t0)
+	j, st, err := Open(path, idx, noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	st.Duration = 0
+	if want := (Stats{Bytes: journal.HeaderSize}); st != want {
+		t.Fatalf("stats = %+v, want %+v", st, want)
+	}
+}
+
+func TestOpenTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	writeJournal(t, path, encode(t, record.Create("cookie01", t0, time.Hour), record.Create("cookie02", t0, time.Hour))...)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A frame header that promises 100 bytes, and 10 of them: a write that a
+	// crash cut short.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := append([]byte{100, 0, 0, 0, 1, 2, 3, 4}, make([]byte, 10)...)
+	if _, err := f.Write(torn); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	idx := newIndex(t, t0)
+	j, st, err := Open(path, idx, noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if st.DroppedBytes != int64(len(torn)) || st.Bytes != fi.Size() || st.Events != 2 || st.Cookies != 2 {
+		t.Fatalf("stats = %+v; want %d bytes dropped, %d kept, 2 events", st, len(torn), fi.Size())
+	}
+}
+
+func TestOpenMalformedPayload(t *testing.T) {
+	good := encode(t, record.Create("cookie01", t0, time.Hour))[0]
+	badBatch, err := AppendBatch(nil, []record.Event{record.Delete("abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	badBatch[2]++ // the count no longer matches
+	tests := []struct {
+		name string
+		bad  []byte
+	}{
+		{"unknown kind", []byte{0x92, 0x09, 0xa0}},
+		{"not msgpack", []byte("hello")},
+		{"batch count mismatch", badBatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cookies.dat")
+			offs := writeJournal(t, path, good, tt.bad, good)
+			j, _, err := Open(path, newIndex(t, t0), noSync)
+			if err == nil {
+				j.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, record.ErrMalformed) {
+				t.Fatalf("err = %v, want one wrapping record.ErrMalformed", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, path) || !strings.Contains(msg, fmt.Sprint("offset ", offs[1])) {
+				t.Fatalf("error %q does not name the file and offset %d", msg, offs[1])
+			}
+			// The journal was released: it opens again.
+			j, err = journal.Open(path, noSync, nil)
+			if err != nil {
+				t.Fatalf("journal still held after a failed replay: %v", err)
+			}
+			j.Close()
+		})
+	}
+}
+
+// TestOpenLeavesNoGoroutine checks that the applier goroutine ends with
+// Open, whether the replay succeeds or fails.
+func TestOpenLeavesNoGoroutine(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.dat")
+	bad := filepath.Join(dir, "bad.dat")
+	writeJournal(t, good, encode(t, record.Create("cookie01", t0, time.Hour))...)
+	writeJournal(t, bad, []byte("not an event"))
+	before := runtime.NumGoroutine()
+	for range 20 {
+		j, _, err := Open(good, newIndex(t, t0), noSync)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Open(bad, newIndex(t, t0), noSync); err == nil {
+			t.Fatal("Open of a malformed journal succeeded")
+		}
+	}
+	for range 100 {
+		if runtime.NumGoroutine() < before+5 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d goroutines after 40 replays, %d before", runtime.NumGoroutine(), before)
+}
+
+func TestOpenCorruptMiddle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	offs := writeJournal(t, path, encode(t, record.Create("cookie01", t0, time.Hour), record.Create("cookie02", t0, time.Hour), record.Create("cookie03", t0, time.Hour))...)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff}, offs[1]+10); err != nil { // inside the second payload
+		t.Fatal(err)
+	}
+	f.Close()
+	_, _, err = Open(path, newIndex(t, t0), noSync)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	j, _, err := Open(path, newIndex(t, t0), noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, _, err := Open(path, newIndex(t, t0), noSync); !errors.Is(err, journal.ErrLocked) {
+		t.Fatalf("second Open: err = %v, want ErrLocked", err)
+	}
+}
+
+func TestSizeHint(t *testing.T) {
+	single := encode(t, record.Create("abcdefghijklmnopqrstuvwx", t0, time.Hour))[0]
+	batch, err := AppendBatch(nil, createEvents(t, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batchFrame := int64(len(batch) + journal.FrameHeaderSize)
+	tests := []struct {
+		name  string
+		rest  int64
+		first []byte
+		want  int
+	}{
+		{"empty journal", 0, nil, 0},
+		{"single frames", 48_000_000, single, 1_000_000},
+		{"batches", 10 * batchFrame, batch, int(float64(10*batchFrame) / (float64(batchFrame) / 1000))},
+		{"huge file", 1 << 50, single, maxSizeHint},
+		{"garbage first frame", 4800, []byte("garbage"), 100},
+	}
+	for _, tt := range tests {
+		if got := sizeHint(tt.rest, tt.first); got != tt.want {
+			t.Errorf("%s: sizeHint = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	// A forged count cannot make the estimate exceed the file's size over
+	// the smallest plausible event.
+	forgedBatch := cat([]byte{0x93, 0x04, 0xce, 0xff, 0xff, 0xff, 0xff}, bin8(zst(t, nil)))
+	if got := sizeHint(1600, forgedBatch); got != 100 {
+		t.Errorf("forged count: sizeHint = %d, want 100", got)
+	}
+}
+
+// TestReplayMatchesCalls drives a Store through its methods, journals the
+// events the calls stand for, mixed as single frames and batches, and
+// checks that replaying the journal yields the same live cookies.
+func TestReplayMatchesCalls(t *testing.T) {
+	now := t0
+	live := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
+	defer live.Close()
+	var events []record.Event
+	for i := range 3000 {
+		id := fmt.Sprintf("cookie%03d", i%500)
+		switch i % 7 {
+		case 0, 1, 2:
+			if live.Create(record.Cookie{ID: id, Created: now, MaxAge: time.Duration(1+i%50) * time.Minute}) == nil {
+				events = append(events, record.Create(id, now, time.Duration(1+i%50)*time.Minute))
+			}
+		case 3, 4:
+			a := record.Auth{AuthID: fmt.Sprint("user", i%5), AuthExtra: map[string]any{"i": int64(i)}}
+			if live.SetAuth(id, a) == nil {
+				events = append(events, record.Update(id, a))
+			}
+		case 5:
+			if live.Delete(id) == nil {
+				events = append(events, record.Delete(id))
+			}
+		case 6:
+			ids, _ := live.DeleteByAuthID(fmt.Sprint("user", i%5))
+			for _, id := range ids {
+				events = append(events, record.Delete(id))
+			}
+			now = now.Add(time.Minute)
+		}
+	}
+	var payloads [][]byte
+	for i := 0; i < len(events); {
+		if i%3 == 0 {
+			n := min(len(events)-i, 1+i%200)
+			p, err := AppendBatch(nil, events[i:i+n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			payloads = append(payloads, p)
+			i += n
+			continue
+		}
+		payloads = append(payloads, encode(t, events[i])...)
+		i++
+	}
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	writeJournal(t, path, payloads...)
+	idx := newIndex(t, now)
+	j, st, err := Open(path, idx, noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if st.Events != int64(len(events)) || st.Creates+st.Updates+st.Deletes != st.Events {
+		t.Fatalf("stats %+v for %d events", st, len(events))
+	}
+	want, got := liveIDs(live), liveIDs(idx)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("replayed %d live cookies, want %d", len(got), len(want))
+	}
+	for _, id := range want {
+		a, _ := live.Get(id)
+		b, _ := idx.Get(id)
+		if !a.Created.Equal(b.Created) || a.MaxAge != b.MaxAge || a.Auth.AuthID != b.Auth.AuthID || a.Auth.AuthExtra["i"] != b.Auth.AuthExtra["i"] {
+			t.Fatalf("%s: replayed %+v, want %+v", id, b, a)
+		}
+	}
+}
