@@ -1,0 +1,285 @@
+// Package bench holds cookiestore's go test benchmarks: the store engine
+// (append, replay, lookup, index memory), the tracking server's handshake,
+// and the machine's own limits measured in the same run, so that every
+// figure can be read as a fraction of what the disk allows.
+//
+// Run them with
+//
+//	go test -run '^$' -bench . -benchmem ./bench
+//
+// and compare two runs with benchstat. The names are a contract: dashboards
+// follow them over time.
+package bench
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"cookiestore/filestore"
+	"cookiestore/journal"
+	"cookiestore/memstore"
+	"cookiestore/record"
+	"cookiestore/replay"
+)
+
+// ids returns n distinct 24-character cookie IDs from a fixed seed, so that
+// every run appends the same bytes.
+func ids(n int) []string {
+	rng := rand.NewChaCha8([32]byte{'c', 'o', 'o', 'k', 'i', 'e'})
+	out := make([]string, n)
+	for i := range out {
+		id, err := record.NewID(rng, record.DefaultIDLength)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = id
+	}
+	return out
+}
+
+var created = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+
+// BenchmarkAppend measures cookie creations per second through the file
+// store: encode, append, sync as the mode says, apply to the index.
+func BenchmarkAppend(b *testing.B) {
+	b.Run("sync=none", func(b *testing.B) { benchAppend(b, journal.SyncNone, 0) })
+	b.Run("sync=always/writers=1", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 1) })
+	b.Run("sync=always/writers=64", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64) })
+	b.Run("sync=interval", func(b *testing.B) { benchAppend(b, journal.SyncInterval, 0) })
+}
+
+// benchAppend runs b.N creations from writers goroutines, or from one
+// goroutine per CPU when writers is 0.
+func benchAppend(b *testing.B, mode journal.SyncMode, writers int) {
+	if writers == 0 {
+		writers = runtime.GOMAXPROCS(0)
+	}
+	s, err := filestore.Open(filepath.Join(b.TempDir(), "cookies.dat"), filestore.Options{
+		Sync: mode, CompactMinBytes: -1, JanitorInterval: -1, Clock: func() time.Time { return created },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	keys := ids(b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(keys)) {
+					return
+				}
+				if err := s.Create(record.Cookie{ID: keys[i], Created: created, MaxAge: 24 * time.Hour}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if st := s.Stats().Journal; st.Syncs > 0 {
+		b.ReportMetric(float64(b.N)/float64(st.Syncs), "events/fdatasync")
+	}
+}
+
+// scratch is a folder for files that several benchmarks share, removed when
+// the test binary exits.
+var scratch string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cookiestore-bench-")
+	if err != nil {
+		panic(err)
+	}
+	scratch = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// replayJournal is built once per process: a journal of a million create
+// events, written with sync=none and closed (synced).
+var replayJournal = sync.OnceValues(func() (string, error) {
+	path := filepath.Join(scratch, "replay.dat")
+	s, err := filestore.Open(path, filestore.Options{Sync: journal.SyncNone, CompactMinBytes: -1, JanitorInterval: -1,
+		Clock: func() time.Time { return created }})
+	if err != nil {
+		return "", err
+	}
+	for _, id := range ids(1_000_000) {
+		if err := s.Create(record.Cookie{ID: id, Created: created, MaxAge: 24 * time.Hour}); err != nil {
+			return "", err
+		}
+	}
+	return path, s.Close()
+})
+
+// BenchmarkReplay measures how fast a restart makes a million cookies
+// readable: open, check every frame, decode every event, build the index.
+func BenchmarkReplay(b *testing.B) {
+	b.Run("events=1000000", func(b *testing.B) {
+		path, err := replayJournal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var events int64
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			idx := memstore.New(memstore.Options{Clock: func() time.Time { return created }, JanitorInterval: -1})
+			j, st, err := replay.Open(path, idx, journal.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			events += st.Events
+			b.StopTimer()
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+			idx.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// BenchmarkGet measures parallel lookups of random existing cookies in an
+// index of a million.
+func BenchmarkGet(b *testing.B) {
+	idx := memstore.New(memstore.Options{Clock: func() time.Time { return created }, JanitorInterval: -1})
+	defer idx.Close()
+	keys := ids(1_000_000)
+	for _, id := range keys {
+		if err := idx.Create(record.Cookie{ID: id, Created: created, MaxAge: 24 * time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seed.Add(1), 7))
+		for pb.Next() {
+			if _, ok := idx.Get(keys[rng.IntN(len(keys))]); !ok {
+				b.Error("missing cookie")
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkIndexMemory reports the heap that the index takes per
+// unauthenticated 24-character cookie, at a million cookies.
+func BenchmarkIndexMemory(b *testing.B) {
+	keys := ids(1_000_000)
+	var perCookie float64
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		idx := memstore.New(memstore.Options{Clock: func() time.Time { return created }, JanitorInterval: -1})
+		for _, id := range keys {
+			if err := idx.Create(record.Cookie{ID: id, Created: created, MaxAge: 24 * time.Hour}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		// The IDs themselves were allocated before, by ids(); the index holds
+		// them, so their bytes count too.
+		perCookie = (float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(len(keys)) + 24
+		runtime.KeepAlive(idx)
+		idx.Close()
+	}
+	b.ReportMetric(perCookie, "bytes/cookie")
+}
+
+// BenchmarkLimits measures the machine: the ceilings the figures above are
+// compared against, in the same run and on the same file system.
+func BenchmarkLimits(b *testing.B) {
+	b.Run("fdatasync", func(b *testing.B) {
+		// What sync=always/writers=1 can at best do: append 100 bytes to a
+		// growing file and fdatasync, once per event.
+		f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, 100)
+		b.ResetTimer()
+		for range b.N {
+			if _, err := f.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fdatasyncs/s")
+	})
+	b.Run("seqwrite", func(b *testing.B) {
+		// Sequential write bandwidth: 1 MiB writes, one fdatasync at the end
+		// of each 64 MiB, counted.
+		const chunk = 1 << 20
+		f, err := os.OpenFile(filepath.Join(b.TempDir(), "seq"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, chunk)
+		b.SetBytes(chunk)
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := f.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			if i%64 == 63 {
+				if err := unix.Fdatasync(int(f.Fd())); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Seek(0, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// TestBenchmarksRun runs every benchmark once at a tiny size, so that plain
+// go test keeps them compiling and working.
+func TestBenchmarksRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the benchmarks once")
+	}
+	for name, fn := range map[string]func(*testing.B){
+		"append-none":   func(b *testing.B) { benchAppend(b, journal.SyncNone, 0) },
+		"append-always": func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64) },
+	} {
+		r := testing.Benchmark(fn)
+		if r.N == 0 {
+			t.Fatalf("%s did not run", name)
+		}
+		if r.Extra["events/s"] <= 0 {
+			t.Fatalf("%s reported no events/s: %v", name, r.Extra)
+		}
+	}
+}

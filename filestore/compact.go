@@ -1,0 +1,240 @@
+package filestore
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"cookiestore/record"
+	"cookiestore/replay"
+)
+
+// batchEvents is how many events go into one compressed batch frame when a
+// compaction or a purge writes many at once. At roughly 60 to 150 bytes an
+// event this stays far below journal.MaxFrameSize, while giving zstd enough
+// to work with.
+const batchEvents = 4096
+
+// Compact rewrites the journal so that it holds only the live, unexpired
+// cookies, and returns the sizes before and after. Writers wait only while
+// the frames they appended during the rewrite are copied over.
+func (s *Store) Compact() (CompactStats, error) {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	st, err := s.compact()
+	if err == nil {
+		s.compactions.Add(1)
+		s.lastCompact.Store(&st)
+		s.deadRatio.Store(math.Float64bits(0))
+		s.nextCheck.Store(max(s.opts.CompactMinBytes, 2*st.After))
+		s.log.Info("cookie journal compacted", "path", s.path, "before", st.Before, "after", st.After,
+			"cookies", st.Cookies, "duration", st.Duration)
+	} else {
+		s.log.Error("cookie journal compaction failed", "path", s.path, "err", err)
+	}
+	if s.opts.OnCompact != nil {
+		s.opts.OnCompact(st, err)
+	}
+	return st, err
+}
+
+func (s *Store) compact() (CompactStats, error) {
+	start := time.Now()
+	// Expired cookies leave the index through journaled deletes first, so
+	// that the index and the new file agree on what was dropped.
+	if _, err := s.PurgeExpired(); err != nil {
+		return CompactStats{}, err
+	}
+	// With the gate held exclusively no mutation is between its append and
+	// its apply, so every event before the rewrite's starting offset is in
+	// the index that the snapshot below reads. Events after that offset may
+	// show in the snapshot too; they are copied after it and replayed in
+	// order, and each event sets whole fields, so the result is the same.
+	s.gate.Lock()
+	rw, err := s.j.BeginRewrite()
+	s.gate.Unlock()
+	if err != nil {
+		return CompactStats{}, fmt.Errorf("filestore: compact %s: %w", s.path, err)
+	}
+	cookies, err := s.writeSnapshot(rw.Append)
+	if err != nil {
+		if aerr := rw.Abort(); aerr != nil {
+			s.log.Error("removing a compaction's temporary file failed", "path", s.path, "err", aerr)
+		}
+		return CompactStats{}, fmt.Errorf("filestore: compact %s: %w", s.path, err)
+	}
+	before, after, err := rw.Commit()
+	if err != nil {
+		return CompactStats{}, fmt.Errorf("filestore: compact %s: %w", s.path, err)
+	}
+	return CompactStats{Before: before, After: after, Cookies: cookies, Duration: time.Since(start)}, nil
+}
+
+// writeSnapshot writes every live cookie as a Create event, followed by an
+// Update event if it carries auth, in batch frames, and returns how many
+// cookies it wrote.
+func (s *Store) writeSnapshot(appendFrame func([]byte) error) (int, error) {
+	events := make([]record.Event, 0, batchEvents)
+	var buf []byte
+	var err error
+	cookies := 0
+	flush := func() {
+		if len(events) == 0 || err != nil {
+			return
+		}
+		buf, err = replay.AppendBatch(buf[:0], events)
+		if err == nil {
+			err = appendFrame(buf)
+		}
+		events = events[:0]
+	}
+	s.idx.Range(func(c record.Cookie) bool {
+		cookies++
+		events = append(events, record.Create(c.ID, c.Created, c.MaxAge))
+		if !c.Auth.IsZero() {
+			events = append(events, record.Update(c.ID, c.Auth))
+		}
+		if len(events) >= batchEvents {
+			flush()
+		}
+		return err == nil
+	})
+	flush()
+	return cookies, err
+}
+
+// startCompactionCheck measures the dead-byte ratio in the background, and
+// compacts if it has passed Options.CompactRatio. Only one check runs at a
+// time; appends that cross the threshold meanwhile do nothing.
+func (s *Store) startCompactionCheck() {
+	if !s.compacting.CompareAndSwap(false, true) {
+		return
+	}
+	// Not closeMu: Close holds that while it waits for this goroutine, which
+	// may wait for the gate that the caller of this function holds.
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		s.compacting.Store(false)
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.compacting.Store(false)
+		s.checkCompaction()
+	}()
+}
+
+func (s *Store) checkCompaction() {
+	size := s.j.Size()
+	live := s.liveBytes()
+	ratio := 0.0
+	if size > 0 {
+		ratio = max(0, 1-float64(live)/float64(size))
+	}
+	s.deadRatio.Store(math.Float64bits(ratio))
+	if ratio >= s.opts.CompactRatio && size >= s.opts.CompactMinBytes {
+		_, _ = s.Compact() // logged and reported through OnCompact
+		return
+	}
+	// The ratio cannot reach the threshold before the file is at least
+	// live/(1-ratio) long; measure again then, or after another eighth.
+	next := max(size+size/8, int64(float64(live)/(1-s.opts.CompactRatio)), s.opts.CompactMinBytes)
+	s.nextCheck.Store(next)
+}
+
+// liveBytes is the size that the live cookies would take as single frames:
+// what the journal would hold if nothing in it were dead.
+func (s *Store) liveBytes() int64 {
+	var total int64
+	var buf []byte
+	s.idx.Range(func(c record.Cookie) bool {
+		ev := record.Create(c.ID, c.Created, c.MaxAge)
+		buf, _ = record.AppendEvent(buf[:0], &ev)
+		total += int64(frameOverhead + len(buf))
+		if !c.Auth.IsZero() {
+			ev = record.Update(c.ID, c.Auth)
+			buf, _ = record.AppendEvent(buf[:0], &ev)
+			total += int64(frameOverhead + len(buf))
+		}
+		return true
+	})
+	return total
+}
+
+func (s *Store) lastDeadRatio() float64 { return math.Float64frombits(s.deadRatio.Load()) }
+
+// frameOverhead is the journal's length and checksum words before a payload.
+const frameOverhead = 8
+
+// janitor deletes expired cookies every interval until the store closes.
+func (s *Store) janitor(interval time.Duration) {
+	defer s.bg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if _, err := s.PurgeExpired(); err != nil {
+				s.log.Error("purging expired cookies failed", "path", s.path, "err", err)
+			}
+		}
+	}
+}
+
+// PurgeExpired deletes every expired cookie from the index and journals a
+// Delete for each, in batch frames, so that a replay cannot bring them back
+// even under a clock that has jumped backwards. It returns how many it
+// deleted.
+func (s *Store) PurgeExpired() (int, error) {
+	ids := s.idx.ExpiredIDs()
+	purged := 0
+	for len(ids) > 0 {
+		n := min(len(ids), batchEvents)
+		done, err := s.purge(ids[:n])
+		purged += done
+		if err != nil {
+			return purged, err
+		}
+		ids = ids[n:]
+	}
+	return purged, nil
+}
+
+// purge deletes one batch of expired IDs under every stripe lock, so that no
+// call on those cookies can slip between the check and the delete.
+func (s *Store) purge(ids []string) (int, error) {
+	for i := range s.stripes {
+		s.stripes[i].Lock()
+	}
+	s.gate.RLock()
+	defer func() {
+		s.gate.RUnlock()
+		for i := range s.stripes {
+			s.stripes[i].Unlock()
+		}
+	}()
+	events := make([]record.Event, 0, len(ids))
+	for _, id := range ids {
+		if _, live := s.idx.Get(id); !live {
+			events = append(events, record.Delete(id))
+		}
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	payload, err := replay.AppendBatch(nil, events)
+	if err != nil {
+		return 0, fmt.Errorf("filestore: purge: %w", err)
+	}
+	if _, err := s.j.Append(payload); err != nil {
+		return 0, fmt.Errorf("filestore: purge expired cookies: %w", err)
+	}
+	for i := range events {
+		s.idx.Apply(&events[i])
+	}
+	return len(events), nil
+}
