@@ -1,0 +1,362 @@
+package httpd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"cookiestore/memstore"
+	"cookiestore/record"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// clock is a settable clock for expiry tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// logBuffer collects log output from many goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// debugLogger logs everything, so that a test can search all of it.
+func debugLogger() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+// faultStore wraps a memory store and lets a test break it.
+type faultStore struct {
+	Store
+	mu         sync.Mutex
+	createErr  error // returned by Create, with the ID appended, as a careless store might
+	setAuthErr error
+	deleteErr  error
+	closed     int
+	stats      *StoreStats
+}
+
+func (f *faultStore) Create(c record.Cookie) error {
+	f.mu.Lock()
+	err := f.createErr
+	f.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("create cookie %s: %w", c.ID, err)
+	}
+	return f.Store.Create(c)
+}
+
+func (f *faultStore) SetAuth(id string, a record.Auth) error {
+	f.mu.Lock()
+	err := f.setAuthErr
+	f.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("set auth of %s: %w", id, err)
+	}
+	return f.Store.SetAuth(id, a)
+}
+
+func (f *faultStore) Delete(id string) error {
+	f.mu.Lock()
+	err := f.deleteErr
+	f.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	return f.Store.Delete(id)
+}
+
+func (f *faultStore) Close() error {
+	f.mu.Lock()
+	f.closed++
+	f.mu.Unlock()
+	return f.Store.Close()
+}
+
+func (f *faultStore) closeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// statsStore is a store that reports journal figures, as the command's
+// file store adapter does.
+type statsStore struct {
+	Store
+	stats StoreStats
+}
+
+func (s statsStore) StoreStats() StoreStats {
+	st := s.stats
+	st.Cookies = s.Len()
+	return st
+}
+
+// memoryCookie is a cookie block with a memory store and defaults.
+func memoryCookie() *CookieConfig {
+	return &CookieConfig{
+		Name: "cbtid", Length: 24, MaxAge: 24 * time.Hour, HTTPOnly: true,
+		SameSite: http.SameSiteLaxMode, Store: StoreConfig{Type: "memory"},
+	}
+}
+
+func tickets() *AuthConfig {
+	return &AuthConfig{
+		Cookie: true,
+		Ticket: &TicketAuth{Principals: map[string]Principal{
+			"alice": {Ticket: "secret-a", Role: "user", Realm: "realm1"},
+			"bob":   {Ticket: "secret-b", Role: "admin"},
+		}},
+	}
+}
+
+type env struct {
+	t       *testing.T
+	tracker *Tracker
+	store   Store
+	srv     *httptest.Server
+	url     string
+	clock   *clock
+	logs    *logBuffer
+}
+
+// newEnv serves one tracker on an httptest server at "/ws". A nil store
+// gets a fresh memstore on the env's clock.
+func newEnv(t *testing.T, svc *WebSocketService, store Store, opts Options) *env {
+	t.Helper()
+	e := &env{t: t, clock: newClock()}
+	if opts.Clock == nil {
+		opts.Clock = e.clock.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger, e.logs = debugLogger()
+	}
+	if store == nil && svc.Cookie != nil {
+		ms := memstore.New(memstore.Options{Clock: opts.Clock, JanitorInterval: -1})
+		t.Cleanup(func() { ms.Close() })
+		store = ms
+	}
+	tr, err := NewTracker(svc, store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.closeGrace = 500 * time.Millisecond
+	mux := http.NewServeMux()
+	mux.Handle("/ws", tr)
+	e.tracker, e.store = tr, store
+	e.srv = httptest.NewServer(mux)
+	e.url = "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/ws"
+	t.Cleanup(func() {
+		if err := tr.Shutdown(shutdownCtx(t)); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		e.srv.Close()
+	})
+	return e
+}
+
+// shutdownCtx bounds a shutdown in a cleanup, where t.Context() is
+// already cancelled.
+func shutdownCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// client is one test WebSocket connection.
+type client struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	resp   *http.Response
+	cookie *http.Cookie // the Set-Cookie of the handshake, if any
+	hello  helloMsg
+	raw    []string // every text message received
+}
+
+// dial connects with the given cookie value ("" for none) and reads the
+// hello.
+func (e *env) dial(cookie string) *client {
+	e.t.Helper()
+	h := http.Header{}
+	if cookie != "" {
+		h.Set("Cookie", "cbtid="+cookie)
+	}
+	return dialURL(e.t, e.url, h, nil)
+}
+
+func dialURL(t *testing.T, url string, h http.Header, d *websocket.Dialer) *client {
+	t.Helper()
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	ws, resp, err := d.Dial(url, h)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
+	}
+	c := &client{t: t, ws: ws, resp: resp}
+	t.Cleanup(func() { ws.Close() })
+	for _, hc := range resp.Cookies() {
+		if hc.Name == "cbtid" {
+			c.cookie = hc
+		}
+	}
+	c.read(&c.hello)
+	if c.hello.Type != "hello" {
+		t.Fatalf("first message is %q, want a hello", c.hello.Type)
+	}
+	return c
+}
+
+// read decodes the next text message into v.
+func (c *client) read(v any) {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	typ, data, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	if typ != websocket.TextMessage {
+		c.t.Fatalf("message type %d, want text", typ)
+	}
+	c.raw = append(c.raw, string(data))
+	if err := json.Unmarshal(data, v); err != nil {
+		c.t.Fatalf("decode %s: %v", data, err)
+	}
+}
+
+func (c *client) send(v any) {
+	c.t.Helper()
+	if err := c.ws.WriteJSON(v); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// reply sends v and returns the answer as a generic map.
+func (c *client) reply(v any) map[string]any {
+	c.t.Helper()
+	c.send(v)
+	var m map[string]any
+	c.read(&m)
+	return m
+}
+
+// closed waits for the server's close frame and returns its code and text.
+func (c *client) closed() (int, string) {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err == nil {
+			if typ == websocket.TextMessage {
+				c.raw = append(c.raw, string(data))
+			}
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, ce.Text
+		}
+		c.t.Fatalf("want a close frame, got %v", err)
+	}
+}
+
+// value returns the cookie's value, failing when none was issued.
+func (c *client) value() string {
+	c.t.Helper()
+	if c.cookie == nil {
+		c.t.Fatalf("no cookie issued; Set-Cookie = %q", c.resp.Header.Values("Set-Cookie"))
+	}
+	return c.cookie.Value
+}
+
+// waitFor polls cond for up to 5 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noLeaks fails the test if goroutines started during it are still running
+// shortly after its cleanups. Register it first, so that it runs last.
+func noLeaks(t *testing.T) {
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := runtime.NumGoroutine()
+			if n <= base {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("%d goroutines after the test, %d before:\n%s", n, base, buf)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func isHexVisitor(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
