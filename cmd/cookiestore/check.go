@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"cookiestore/httpd"
+)
+
+func checkCommand() *command {
+	return &command{
+		name:     "check",
+		synopsis: "--config FILE [--dir NODEDIR]",
+		summary:  "validate a config file",
+		help: `Check parses and validates a config file (Crossbar's JSON shape: a node config
+with workers[].transports, or a bare {"transports": [...]}) exactly as serve
+would, including the existence of static folders and TLS key files. It prints
+every problem on its own line, each naming the JSON path of the bad value, e.g.
+
+  config.json: transports[0].paths.ws.cookie.length: must be between 6 and 64, got 3
+
+Crossbar settings that are accepted but have no effect are printed as warnings.
+
+Exit codes: 0 the config is valid (warnings do not count), 1 the file cannot be
+read, 2 the config is invalid or the command line is wrong.`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
+			config := fs.String("config", "", "the config `FILE` to check (required)")
+			dir := fs.String("dir", "", "the node directory `NODEDIR` against which relative file names resolve (default: the config file's folder)")
+			return func(_ context.Context, out *output, _ []string) error {
+				if *config == "" {
+					return &usageError{cmd: "check", msg: "--config FILE is required"}
+				}
+				cfg, err := httpd.LoadConfig(*config, nodeDir(*dir, *config))
+				var problems httpd.ConfigErrors
+				if errors.As(err, &problems) {
+					for _, p := range problems {
+						fmt.Fprintln(out.stderr, p.Error())
+					}
+					return &exitError{code: exitUsage}
+				}
+				if err != nil {
+					return err
+				}
+				for _, w := range cfg.Warnings {
+					fmt.Fprintf(out.stderr, "%s: warning: %s\n", *config, w)
+				}
+				fmt.Fprintf(out.stdout, "%s: ok, %d transport(s)\n", *config, len(cfg.Transports))
+				return nil
+			}
+		},
+	}
+}
+
+// defaultNodeDir is the node directory of `serve` without a config: the
+// built-in store goes to .cookiestore/cookies.dat.
+const defaultNodeDir = ".cookiestore"
+
+// nodeDir is the folder against which a config's relative file names
+// resolve: --dir if given, else the config file's own folder (a Crossbar
+// node keeps config.json and cookies.dat side by side in .crossbar/), else
+// the default node directory.
+func nodeDir(dirFlag, configPath string) string {
+	switch {
+	case dirFlag != "":
+		return dirFlag
+	case configPath != "":
+		return filepath.Dir(configPath)
+	default:
+		return defaultNodeDir
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"cookiestore/record"
+)
+
+func dumpCommand() *command {
+	return &command{
+		name:     "dump",
+		synopsis: "FILE",
+		summary:  "print every event of a journal as JSON lines",
+		nargs:    1,
+		help: `Dump prints every event of the journal FILE as one JSON object per line, in
+file order. Events inside a compaction's batch frames are printed one by one,
+with the batch frame's offset and their batch_index:
+
+  {"offset":16,"type":"create","id":"...","created":"2025-01-02T03:04:05.123456789Z","max_age_s":86400}
+  {"offset":62,"type":"update","id":"...","auth":{"authid":"alice","authrole":"user","authmethod":"ticket","authrealm":"default"}}
+  {"offset":140,"type":"update","id":"...","auth":null}
+  {"offset":171,"type":"delete","id":"..."}
+
+WARNING: the output contains the cookie IDs themselves, which are bearer
+secrets: anyone holding one is that browser, logged in. Dump is an operator's
+tool for a file the operator owns; do not share its output.
+
+The file is read, never locked or written, so dump works on the journal of a
+running server. Exit codes: 0 success, 1 the file cannot be read or holds a bad
+frame (the events before it are printed), 2 a bad command line.`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
+			return func(_ context.Context, out *output, args []string) error {
+				w := bufio.NewWriterSize(out.stdout, 64<<10)
+				_, err := readEvents(args[0], func(off int64, batch int, e *record.Event) error {
+					line, err := dumpLine(off, batch, e)
+					if err != nil {
+						return err
+					}
+					line = append(line, '\n')
+					_, err = w.Write(line)
+					return err
+				})
+				if ferr := w.Flush(); err == nil {
+					err = ferr
+				}
+				return err
+			}
+		},
+	}
+}
+
+// The JSON shapes of dump, one per kind of event. Field order is output
+// order.
+type (
+	dumpCreate struct {
+		Offset     int64       `json:"offset"`
+		BatchIndex *int        `json:"batch_index,omitempty"`
+		Type       string      `json:"type"`
+		ID         string      `json:"id"`
+		Created    string      `json:"created"`
+		MaxAgeS    json.Number `json:"max_age_s"`
+	}
+	dumpUpdate struct {
+		Offset     int64     `json:"offset"`
+		BatchIndex *int      `json:"batch_index,omitempty"`
+		Type       string    `json:"type"`
+		ID         string    `json:"id"`
+		Auth       *dumpAuth `json:"auth"` // null: the auth was cleared
+	}
+	dumpDelete struct {
+		Offset     int64  `json:"offset"`
+		BatchIndex *int   `json:"batch_index,omitempty"`
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+	}
+	dumpAuth struct {
+		AuthID     string         `json:"authid"`
+		AuthRole   string         `json:"authrole"`
+		AuthMethod string         `json:"authmethod"`
+		AuthRealm  string         `json:"authrealm"`
+		AuthExtra  map[string]any `json:"authextra,omitempty"`
+	}
+)
+
+func dumpLine(off int64, batch int, e *record.Event) ([]byte, error) {
+	var bi *int
+	if batch >= 0 {
+		bi = &batch
+	}
+	var v any
+	switch e.Kind {
+	case record.KindCreate:
+		v = dumpCreate{
+			Offset: off, BatchIndex: bi, Type: e.Kind.String(), ID: e.ID,
+			Created: e.Created.UTC().Format(time.RFC3339Nano),
+			MaxAgeS: json.Number(strconv.FormatFloat(e.MaxAge.Seconds(), 'f', -1, 64)),
+		}
+	case record.KindUpdate:
+		u := dumpUpdate{Offset: off, BatchIndex: bi, Type: e.Kind.String(), ID: e.ID}
+		if !e.Auth.IsZero() {
+			u.Auth = &dumpAuth{
+				AuthID: e.Auth.AuthID, AuthRole: e.Auth.AuthRole,
+				AuthMethod: e.Auth.AuthMethod, AuthRealm: e.Auth.AuthRealm,
+				AuthExtra: e.Auth.AuthExtra,
+			}
+		}
+		v = u
+	case record.KindDelete:
+		v = dumpDelete{Offset: off, BatchIndex: bi, Type: e.Kind.String(), ID: e.ID}
+	default:
+		return nil, fmt.Errorf("unexpected event kind %d", e.Kind)
+	}
+	line, err := json.Marshal(v)
+	if err != nil && e.Kind == record.KindUpdate {
+		// authextra came from msgpack and may hold what JSON cannot (a map
+		// with non-string keys); show it as Go prints it rather than fail.
+		u := v.(dumpUpdate)
+		u.Auth.AuthExtra = map[string]any{"unprintable": fmt.Sprint(e.Auth.AuthExtra)}
+		line, err = json.Marshal(u)
+	}
+	return line, err
+}

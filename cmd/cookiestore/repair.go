@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"cookiestore/journal"
+)
+
+func repairCommand() *command {
+	return &command{
+		name:     "repair",
+		synopsis: "FILE",
+		summary:  "drop the damaged frames of a journal, keeping a backup",
+		nargs:    1,
+		help: `Repair removes every bad frame from the journal FILE and keeps every valid one:
+it copies the file to FILE.bak (or FILE.bak.1, FILE.bak.2, ... if that exists),
+skips each damaged region by searching for the next valid frame, and replaces
+FILE with the frames it kept. It then reports each dropped range: its offset,
+its length and what was wrong. A clean file is left alone, with no backup.
+
+Repair takes the journal's lock, so it refuses a file that a running server
+holds. A file whose header is damaged is not repaired: it is not known to be a
+journal.
+
+Exit codes: 0 the file is clean or was repaired, 1 it cannot be repaired or is
+in use, 2 a bad command line.`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
+			return func(_ context.Context, out *output, args []string) error {
+				path := args[0]
+				if err := existingFile(path); err != nil {
+					return err
+				}
+				rep, err := journal.Repair(path, journal.Options{})
+				if err != nil {
+					return inUse(path, err)
+				}
+				if rep.Backup == "" {
+					fmt.Fprintf(out.stdout, "%s: clean, nothing to repair (%d frames, %d bytes)\n", path, rep.Frames, rep.Bytes)
+					return nil
+				}
+				fmt.Fprintf(out.stdout, "%s: repaired: kept %d frames (%d bytes), dropped %d bytes in %d range(s); the original is in %s\n",
+					path, rep.Frames, rep.Bytes, rep.DroppedBytes, len(rep.Dropped), rep.Backup)
+				for _, d := range rep.Dropped {
+					fmt.Fprintf(out.stdout, "  dropped offset %d, %d bytes: %s\n", d.Offset, d.Length, d.Reason)
+				}
+				return nil
+			}
+		},
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"cookiestore/httpd"
+	"cookiestore/node"
+)
+
+func serveCommand() *command {
+	return &command{
+		name:     "serve",
+		synopsis: "[--config FILE] [--dir NODEDIR] [--listen ADDR]",
+		summary:  "run the tracking server",
+		help: `Serve runs the cookie tracking server until it gets SIGINT or SIGTERM, then
+shuts down gracefully: it closes the WebSockets with 1001 "going away", syncs
+the stores and releases their locks.
+
+Without --config it serves the built-in default: a web transport on
+127.0.0.1:8080 with a page at / that shows what the server knows of your
+browser, WebSocket cookie tracking at /ws (cookie and ticket login, no ticket
+principals), /status and /metrics, and a file store in NODEDIR/cookies.dat.
+
+With --config it serves a Crossbar-style config file (see 'cookiestore check').
+Relative file names in it resolve against NODEDIR, which defaults to the config
+file's folder, as in a Crossbar node directory.
+
+Logs go to stderr, as logfmt lines. Exit codes: 0 after a clean shutdown, 1 a
+runtime error (a port in use, a journal in use by another process or corrupt),
+2 a bad command line or an invalid config.`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
+			config := fs.String("config", "", "serve the config `FILE` instead of the built-in default")
+			dir := fs.String("dir", "", "the node directory `NODEDIR`: where the default store lives and relative names resolve (default \""+defaultNodeDir+"\", or the config file's folder with --config)")
+			listen := fs.String("listen", "", "listen on `ADDR` (host:port, e.g. 127.0.0.1:9000 or :8080) instead of the first transport's endpoint")
+			return func(ctx context.Context, out *output, _ []string) error {
+				return serve(ctx, out, *config, nodeDir(*dir, *config), *listen)
+			}
+		},
+	}
+}
+
+func serve(ctx context.Context, out *output, configPath, dir, listen string) error {
+	log := slog.New(slog.NewTextHandler(out.stderr, nil))
+	var cfg *httpd.Config
+	if configPath == "" {
+		cfg = httpd.DefaultConfig(dir)
+	} else {
+		var err error
+		cfg, err = httpd.LoadConfig(configPath, dir)
+		var problems httpd.ConfigErrors
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				fmt.Fprintln(out.stderr, p.Error())
+			}
+			return &exitError{code: exitUsage}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config setting has no effect", "warning", w)
+	}
+	if listen != "" {
+		if err := overrideListen(cfg, listen); err != nil {
+			return &usageError{cmd: "serve", msg: err.Error()}
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	stores := &node.Opener{Logger: log}
+	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
+	if err != nil {
+		return stores.Explain(err)
+	}
+	if err := srv.Listen(); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	for i, a := range srv.Addrs() {
+		log.Info("listening", "url", listenURL(cfg.Transports[i], a))
+	}
+	if err := srv.Serve(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// overrideListen points the first transport at addr.
+func overrideListen(cfg *httpd.Config, addr string) error {
+	if len(cfg.Transports) == 0 {
+		return errors.New("--listen: the config has no transport")
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080 or :8080", addr)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("--listen %q: port must be a number from 0 to 65535", addr)
+	}
+	ep := &cfg.Transports[0].Endpoint
+	ep.Interface, ep.Port = host, port
+	return nil
+}
+
+// listenURL is the address to open in a browser, for the log.
+func listenURL(t *httpd.Transport, a net.Addr) string {
+	scheme := "http"
+	if t.Endpoint.TLS != nil {
+		scheme = "https"
+	}
+	host := a.String()
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		host = net.JoinHostPort("localhost", strconv.Itoa(ta.Port))
+	}
+	return scheme + "://" + host + "/"
+}

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cookiestore/filestore"
+	"cookiestore/journal"
+	"cookiestore/record"
+)
+
+// testJournal is a journal made through the file store, and what it holds.
+type testJournal struct {
+	path                  string
+	live, gone, expired   string // cookie IDs
+	created               time.Time
+	liveAuth              record.Auth
+	wantTypes             []string // event types in file order
+	wantCreates, wantDels int
+}
+
+// makeJournal writes, through the file store: a cookie that logs in and
+// stays, one that is created and deleted, and one that expires an hour
+// before now.
+func makeJournal(t *testing.T) *testJournal {
+	t.Helper()
+	created := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
+	tj := &testJournal{
+		path:     filepath.Join(t.TempDir(), "cookies.dat"),
+		live:     "LIVEcookie_0123456789abc",
+		gone:     "GONEcookie_0123456789abc",
+		expired:  "EXPDcookie_0123456789abc",
+		created:  created,
+		liveAuth: record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "default"},
+	}
+	st, err := filestore.Open(tj.path, filestore.Options{
+		Clock:           func() time.Time { return created },
+		JanitorInterval: -1,
+		CompactMinBytes: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		typ string
+		do  func() error
+	}{
+		{"create", func() error { return st.Create(record.Cookie{ID: tj.live, Created: created, MaxAge: 24 * time.Hour}) }},
+		{"update", func() error { return st.SetAuth(tj.live, tj.liveAuth) }},
+		{"create", func() error { return st.Create(record.Cookie{ID: tj.gone, Created: created, MaxAge: 24 * time.Hour}) }},
+		{"delete", func() error { return st.Delete(tj.gone) }},
+		{"create", func() error { return st.Create(record.Cookie{ID: tj.expired, Created: created, MaxAge: time.Hour}) }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatal(err)
+		}
+		tj.wantTypes = append(tj.wantTypes, s.typ)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return tj
+}
+
+// dumped is one line of `cookiestore dump`.
+type dumped struct {
+	Offset     int64           `json:"offset"`
+	BatchIndex *int            `json:"batch_index"`
+	Type       string          `json:"type"`
+	ID         string          `json:"id"`
+	Created    string          `json:"created"`
+	MaxAgeS    *float64        `json:"max_age_s"`
+	Auth       json.RawMessage `json:"auth"`
+}
+
+func dump(t *testing.T, path string) []dumped {
+	t.Helper()
+	r := runCLI(t, "dump", path)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("dump: exit %d, stderr %q", r.code, r.stderr)
+	}
+	var out []dumped
+	for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		var d dumped
+		if err := dec.Decode(&d); err != nil {
+			t.Fatalf("dump line %q: %v", line, err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestDump(t *testing.T) {
+	tj := makeJournal(t)
+	lines := dump(t, tj.path)
+	if len(lines) != len(tj.wantTypes) {
+		t.Fatalf("%d lines, want %d", len(lines), len(tj.wantTypes))
+	}
+	prev := int64(journal.HeaderSize - 1)
+	for i, d := range lines {
+		if d.Type != tj.wantTypes[i] {
+			t.Errorf("line %d: type %q, want %q", i, d.Type, tj.wantTypes[i])
+		}
+		if d.Offset <= prev || d.BatchIndex != nil {
+			t.Errorf("line %d: offset %d after %d, batch_index %v: want single frames in increasing order", i, d.Offset, prev, d.BatchIndex)
+		}
+		prev = d.Offset
+	}
+	if lines[0].Offset != journal.HeaderSize {
+		t.Errorf("first offset %d, want %d", lines[0].Offset, journal.HeaderSize)
+	}
+	c := lines[0]
+	created, err := time.Parse(time.RFC3339Nano, c.Created)
+	if err != nil || !created.Equal(tj.created) || c.ID != tj.live || c.MaxAgeS == nil || *c.MaxAgeS != 86400 {
+		t.Errorf("create line = %+v (created %v, err %v), want %s created %v max_age_s 86400", c, created, err, tj.live, tj.created)
+	}
+	var auth map[string]any
+	if err := json.Unmarshal(lines[1].Auth, &auth); err != nil || auth["authid"] != "alice" || auth["authmethod"] != "ticket" {
+		t.Errorf("update auth = %s, want alice by ticket", lines[1].Auth)
+	}
+	if lines[3].ID != tj.gone {
+		t.Errorf("delete line id %q, want %q", lines[3].ID, tj.gone)
+	}
+}
+
+func TestStats(t *testing.T) {
+	tj := makeJournal(t)
+	r := runCLI(t, "stats", "--json", tj.path)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var got fileStats
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("stats --json: %v in %q", err, r.stdout)
+	}
+	fi, err := os.Stat(tj.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fileStats{
+		File: tj.path, Bytes: fi.Size(), Frames: 5, Events: 5,
+		Creates: 3, Updates: 1, Deletes: 1, Live: 1, LoggedIn: 1, Expired: 1,
+	}
+	if got.LiveBytes <= 0 || got.LiveBytes >= got.Bytes || got.DeadRatio <= 0 || got.DeadRatio >= 1 {
+		t.Errorf("live bytes %d of %d, dead ratio %v: want both strictly inside", got.LiveBytes, got.Bytes, got.DeadRatio)
+	}
+	got.LiveBytes, got.DeadRatio = 0, 0
+	if got != want {
+		t.Errorf("stats = %+v\nwant    %+v", got, want)
+	}
+	// An empty journal is all header, and nothing in it is dead.
+	empty := filepath.Join(t.TempDir(), "empty.dat")
+	j, err := journal.Open(empty, journal.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "stats", "--json", empty)
+	var none fileStats
+	if err := json.Unmarshal([]byte(r.stdout), &none); err != nil || r.code != 0 {
+		t.Fatalf("stats --json on an empty journal: exit %d, %v in %q", r.code, err, r.stdout)
+	}
+	if none.Bytes != journal.HeaderSize || none.Events != 0 || none.DeadRatio != 0 {
+		t.Errorf("stats of an empty journal = %+v, want %d bytes, no events, dead ratio 0", none, journal.HeaderSize)
+	}
+
+	// The table shows the same, and never a cookie ID.
+	r = runCLI(t, "stats", tj.path)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 live (1 logged in), 1 expired") {
+		t.Errorf("stats: exit %d, %q", r.code, r.stdout)
+	}
+	if strings.Contains(r.stdout, tj.live) {
+		t.Error("stats printed a cookie ID")
+	}
+}
+
+func TestCompact(t *testing.T) {
+	tj := makeJournal(t)
+	before, err := os.Stat(tj.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "compact", tj.path)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	after, err := os.Stat(tj.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() >= before.Size() {
+		t.Errorf("file grew from %d to %d bytes", before.Size(), after.Size())
+	}
+	want := fmt.Sprintf("compacted from %d to %d bytes, 1 live cookies", before.Size(), after.Size())
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	// Only the live cookie remains, with its login, in batch frames.
+	var ids []string
+	for _, d := range dump(t, tj.path) {
+		if d.BatchIndex == nil {
+			t.Errorf("event %+v outside a batch after compaction", d)
+		}
+		ids = append(ids, d.Type+" "+d.ID)
+	}
+	wantIDs := []string{"create " + tj.live, "update " + tj.live}
+	if strings.Join(ids, ",") != strings.Join(wantIDs, ",") {
+		t.Errorf("after compaction: %q, want %q", ids, wantIDs)
+	}
+	r = runCLI(t, "verify", tj.path)
+	if r.code != 0 {
+		t.Errorf("verify after compact: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// corruptJournal writes five frames directly through the journal and
+// returns the path and each frame's offset.
+func corruptJournal(t *testing.T) (string, []int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	j, err := journal.Open(path, journal.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offs []int64
+	for i := range 5 {
+		ev := record.Create(fmt.Sprintf("cookie%018d", i), time.Now(), time.Hour)
+		p, err := record.AppendEvent(nil, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, err := j.Append(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, offs
+}
+
+// flipByte damages the payload of the frame at off.
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	at := off + journal.FrameHeaderSize + 3
+	if _, err := f.ReadAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifyRepair(t *testing.T) {
+	path, offs := corruptJournal(t)
+
+	r := runCLI(t, "verify", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "ok, 5 frames, 5 events") {
+		t.Fatalf("verify clean: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, "repair", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "clean, nothing to repair") {
+		t.Errorf("repair clean: exit %d, %q", r.code, r.stdout)
+	}
+	if _, err := os.Stat(path + ".bak"); !os.IsNotExist(err) {
+		t.Errorf("repair of a clean file left a backup: %v", err)
+	}
+
+	flipByte(t, path, offs[2])
+	original, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "verify", path)
+	if r.code != 1 {
+		t.Errorf("verify corrupt: exit %d, want 1", r.code)
+	}
+	wantOneLine(t, "verify stderr", r.stderr)
+	for _, want := range []string{
+		fmt.Sprintf("bad frame at offset %d", offs[2]),
+		fmt.Sprintf("a valid frame follows at offset %d", offs[3]),
+		"cookiestore repair " + path,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("verify stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	r = runCLI(t, "dump", path)
+	if r.code != 1 || strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stderr, fmt.Sprintf("offset %d", offs[2])) {
+		t.Errorf("dump corrupt: exit %d, %d lines, stderr %q: want 1, the 2 good events, the offset", r.code, strings.Count(r.stdout, "\n"), r.stderr)
+	}
+	r = runCLI(t, "stats", path)
+	if r.code != 1 {
+		t.Errorf("stats corrupt: exit %d, want 1", r.code)
+	}
+	wantOneLine(t, "stats stderr", r.stderr)
+	r = runCLI(t, "compact", path)
+	if r.code != 1 || !strings.Contains(r.stderr, "cookiestore repair") {
+		t.Errorf("compact corrupt: exit %d, stderr %q: want 1 and the repair hint", r.code, r.stderr)
+	}
+	wantOneLine(t, "compact stderr", r.stderr)
+
+	r = runCLI(t, "repair", path)
+	if r.code != 0 {
+		t.Fatalf("repair: exit %d, stderr %q", r.code, r.stderr)
+	}
+	frameLen := offs[3] - offs[2]
+	for _, want := range []string{
+		"kept 4 frames",
+		fmt.Sprintf("dropped %d bytes in 1 range(s)", frameLen),
+		"the original is in " + path + ".bak",
+		fmt.Sprintf("dropped offset %d, %d bytes", offs[2], frameLen),
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("repair stdout %q lacks %q", r.stdout, want)
+		}
+	}
+	backup, err := os.ReadFile(path + ".bak")
+	if err != nil || string(backup) != string(original) {
+		t.Errorf("backup differs from the original (err %v)", err)
+	}
+	r = runCLI(t, "verify", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "ok, 4 frames") {
+		t.Errorf("verify after repair: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestVerifyTornTail(t *testing.T) {
+	path, offs := corruptJournal(t)
+	flipByte(t, path, offs[4])
+	r := runCLI(t, "verify", path)
+	if r.code != 1 || !strings.Contains(r.stderr, fmt.Sprintf("offset %d", offs[4])) || !strings.Contains(r.stderr, "torn tail") {
+		t.Errorf("exit %d, stderr %q: want 1, the offset and a torn tail", r.code, r.stderr)
+	}
+}
+
+func TestToolsOnMissingOrWrongFiles(t *testing.T) {
+	dir := t.TempDir()
+	notJournal := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notJournal, []byte("these are not the frames you are looking for\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.dat")
+	for _, cmd := range []string{"dump", "verify", "repair", "compact", "stats"} {
+		for _, file := range []string{missing, notJournal, dir} {
+			t.Run(cmd+" "+filepath.Base(file), func(t *testing.T) {
+				r := runCLI(t, cmd, file)
+				if r.code != 1 {
+					t.Errorf("exit %d, want 1", r.code)
+				}
+				wantOneLine(t, "stderr", r.stderr)
+				if !strings.HasPrefix(r.stderr, "cookiestore: ") || !strings.Contains(r.stderr, file) {
+					t.Errorf("stderr %q: want one 'cookiestore: ' line naming %s", r.stderr, file)
+				}
+			})
+		}
+		if _, err := os.Stat(missing); !os.IsNotExist(err) {
+			t.Fatalf("%s created %s", cmd, missing)
+		}
+	}
+}

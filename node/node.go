@@ -1,0 +1,142 @@
+// Package node opens the stores a config names, for the server.
+//
+// A cookie block's "store" says "memory" or "file". An [Opener] turns that
+// [httpd.StoreConfig] into a store: a memstore index, or a filestore journal
+// wrapped in [FileStore] so that /status and /metrics see its counters. Its
+// Open method has the shape of httpd.Options.OpenStore, and the
+// `cookiestore serve` command and the end-to-end tests use it alike, so the
+// tests run the very code that the command runs:
+//
+//	stores := &node.Opener{Logger: log}
+//	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
+//	if err != nil {
+//		return stores.Explain(err) // "cookies.dat is in use by another process (...)"
+//	}
+//
+// The Opener's file layer (FS) and clock are injectable, so that a test can
+// fill the disk, fail an fdatasync or move time under a real server.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"cookiestore/filestore"
+	"cookiestore/httpd"
+	"cookiestore/journal"
+	"cookiestore/memstore"
+)
+
+// Opener opens the stores of a config's cookie blocks. The zero value opens
+// them on the operating system's files with the real clock. An Opener may
+// be used by one server at a time; its fields must not change after the
+// first Open.
+type Opener struct {
+	// Logger receives the stores' messages (journal recovery, compaction);
+	// nil discards them.
+	Logger *slog.Logger
+	// Clock is the time for cookie expiry in the stores; nil = time.Now.
+	// Give the server the same clock (httpd.Options.Clock).
+	Clock func() time.Time
+	// FS is the file layer of file stores; nil = the operating system.
+	// Tests inject faults through it.
+	FS journal.FS
+	// CompactMinBytes is the journal size below which a file store never
+	// compacts by itself; 0 = the filestore default (4 MiB), < 0 = never.
+	CompactMinBytes int64
+
+	mu     sync.Mutex
+	locked string // the journal file that another process holds
+}
+
+// Open opens the store sc describes. It has the signature of
+// httpd.Options.OpenStore: onSync, given by the server, is called after
+// each fdatasync of a file store, for /metrics. A file store is returned as
+// a [FileStore]. An empty sc.Sync means "always", the durable default.
+func (o *Opener) Open(sc httpd.StoreConfig, onSync func(time.Duration, error)) (httpd.Store, error) {
+	switch sc.Type {
+	case "memory":
+		return memstore.New(memstore.Options{Clock: o.Clock}), nil
+	case "file":
+		mode := journal.SyncAlways
+		if sc.Sync != "" {
+			var err error
+			if mode, err = journal.ParseSyncMode(sc.Sync); err != nil {
+				return nil, err
+			}
+		}
+		st, err := filestore.Open(sc.Filename, filestore.Options{
+			Sync:            mode,
+			SyncInterval:    sc.SyncInterval,
+			Clock:           o.Clock,
+			PurgeOnStartup:  sc.PurgeOnStartup,
+			CompactMinBytes: o.CompactMinBytes,
+			Logger:          o.Logger,
+			FS:              o.FS,
+			OnSync:          onSync,
+		})
+		if errors.Is(err, journal.ErrLocked) {
+			o.mu.Lock()
+			o.locked = sc.Filename
+			o.mu.Unlock()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return FileStore{st}, nil
+	default:
+		return nil, fmt.Errorf("store type %q is not supported", sc.Type)
+	}
+}
+
+// Explain rewrites the error of opening stores that an operator meets
+// most, a journal held by another server, into one plain line that names
+// the file. Other errors are returned as they are.
+func (o *Opener) Explain(err error) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.locked != "" && errors.Is(err, journal.ErrLocked) {
+		return &inUseError{path: o.locked, err: err}
+	}
+	return err
+}
+
+// inUseError says which journal another process holds, in one line, and
+// still matches journal.ErrLocked.
+type inUseError struct {
+	path string
+	err  error
+}
+
+func (e *inUseError) Error() string {
+	return e.path + " is in use by another process (is another cookiestore serving this node directory?)"
+}
+
+func (e *inUseError) Unwrap() error { return e.err }
+
+// FileStore is a file store as the server sees it: an httpd.Store that is
+// also an httpd.StatsReporter, so that /status and /metrics report its
+// journal's counters and whether it has turned read-only.
+type FileStore struct{ *filestore.Store }
+
+// StoreStats reports the journal's counters, and the reason the store
+// refuses writes if it does.
+func (s FileStore) StoreStats() httpd.StoreStats {
+	st := s.Stats()
+	ss := httpd.StoreStats{
+		Cookies:        st.Cookies,
+		EventsAppended: st.Journal.Appends,
+		JournalBytes:   st.Journal.Size,
+		Syncs:          st.Journal.Syncs,
+		SyncErrors:     st.Journal.SyncErrors,
+		Compactions:    st.Compactions,
+		DeadRatio:      st.DeadRatio,
+	}
+	if st.Err != nil {
+		ss.ReadOnly, ss.Err = true, st.Err.Error()
+	}
+	return ss
+}

@@ -1,0 +1,202 @@
+package node
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"cookiestore/httpd"
+	"cookiestore/journal"
+	"cookiestore/record"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func newCookie(t *testing.T, now time.Time) record.Cookie {
+	t.Helper()
+	id, err := record.NewID(nil, record.DefaultIDLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return record.Cookie{ID: id, Created: now, MaxAge: time.Hour}
+}
+
+func TestOpenStoreTypes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		sc      httpd.StoreConfig
+		wantErr string
+		file    bool
+	}{
+		{name: "memory", sc: httpd.StoreConfig{Type: "memory"}},
+		{name: "file always", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "a", "cookies.dat"), Sync: "always"}, file: true},
+		{name: "file default sync", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "b", "cookies.dat")}, file: true},
+		{name: "file interval", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "c", "cookies.dat"), Sync: "interval", SyncInterval: 5 * time.Millisecond}, file: true},
+		{name: "bad sync", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "d", "cookies.dat"), Sync: "sometimes"}, wantErr: `unknown sync mode "sometimes"`},
+		{name: "unknown type", sc: httpd.StoreConfig{Type: "redis"}, wantErr: `store type "redis" is not supported`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Opener{Clock: func() time.Time { return t0 }}
+			st, err := o.Open(tt.sc, nil)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Open = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			_, isFile := st.(FileStore)
+			_, reports := st.(httpd.StatsReporter)
+			if isFile != tt.file || reports != tt.file {
+				t.Fatalf("store %T: file store %v, StatsReporter %v; want %v", st, isFile, reports, tt.file)
+			}
+			// The injected clock is the store's: a cookie created at t0
+			// with an hour to live is live at t0.
+			c := newCookie(t, t0)
+			if err := st.Create(c); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := st.Get(c.ID); !ok {
+				t.Fatal("a cookie that the clock says is live is missing")
+			}
+			if tt.file {
+				fi, err := os.Stat(tt.sc.Filename)
+				if err != nil || fi.Mode().Perm() != 0o600 {
+					t.Fatalf("journal file: %v, mode %v; want 0600", err, fi.Mode().Perm())
+				}
+			}
+		})
+	}
+}
+
+func TestOpenUsesTheClock(t *testing.T) {
+	for _, typ := range []string{"memory", "file"} {
+		t.Run(typ, func(t *testing.T) {
+			var now atomic.Int64
+			now.Store(t0.UnixNano())
+			o := &Opener{Clock: func() time.Time { return time.Unix(0, now.Load()).UTC() }}
+			st, err := o.Open(httpd.StoreConfig{Type: typ, Filename: filepath.Join(t.TempDir(), "cookies.dat")}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			c := newCookie(t, t0)
+			if err := st.Create(c); err != nil {
+				t.Fatal(err)
+			}
+			now.Store(t0.Add(time.Hour).UnixNano())
+			if _, ok := st.Get(c.ID); ok {
+				t.Fatal("the store did not use the Opener's clock: a cookie at created+max_age is still live")
+			}
+		})
+	}
+}
+
+func TestLockedJournalIsExplained(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cookies.dat")
+	first := &Opener{}
+	st, err := first.Open(httpd.StoreConfig{Type: "file", Filename: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	second := &Opener{}
+	_, err = second.Open(httpd.StoreConfig{Type: "file", Filename: path}, nil)
+	if !errors.Is(err, journal.ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	// httpd.New wraps the error with the config path; Explain sees through.
+	wrapped := errors.Join(errors.New("transports[0].paths.ws.cookie.store: context"), err)
+	got := second.Explain(wrapped)
+	want := path + " is in use by another process (is another cookiestore serving this node directory?)"
+	if got.Error() != want || !errors.Is(got, journal.ErrLocked) {
+		t.Fatalf("Explain = %q, want %q (and still ErrLocked)", got, want)
+	}
+	other := errors.New("something else")
+	if got := (&Opener{}).Explain(other); got != other {
+		t.Fatalf("Explain changed an unrelated error: %v", got)
+	}
+}
+
+// failingSync fails every fdatasync once failing is set.
+type failingSync struct {
+	journal.FS
+	failing *atomic.Bool
+}
+
+func (f failingSync) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return failingSyncFile{file, f.failing}, nil
+}
+
+type failingSyncFile struct {
+	journal.File
+	failing *atomic.Bool
+}
+
+func (f failingSyncFile) Datasync() error {
+	if f.failing.Load() {
+		return syscall.EIO
+	}
+	return f.File.Datasync()
+}
+
+// TestFileStoreStats checks what /status and /metrics get from a file
+// store, healthy and after a failed fdatasync.
+func TestFileStoreStats(t *testing.T) {
+	var failing atomic.Bool
+	var syncs, syncErrs atomic.Int64
+	onSync := func(_ time.Duration, err error) {
+		syncs.Add(1)
+		if err != nil {
+			syncErrs.Add(1)
+		}
+	}
+	o := &Opener{FS: failingSync{journal.OSFS(), &failing}, Clock: func() time.Time { return t0 }}
+	st, err := o.Open(httpd.StoreConfig{Type: "file", Filename: filepath.Join(t.TempDir(), "cookies.dat"), Sync: "always"}, onSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := st.(httpd.StatsReporter)
+	for range 3 {
+		if err := st.Create(newCookie(t, t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := r.StoreStats()
+	if got.Cookies != 3 || got.EventsAppended != 3 || got.Syncs != 3 || got.JournalBytes <= journal.HeaderSize ||
+		got.SyncErrors != 0 || got.ReadOnly || got.Err != "" {
+		t.Fatalf("healthy stats %+v", got)
+	}
+	if syncs.Load() != 3 {
+		t.Fatalf("onSync called %d times, want 3: the server's metrics would miss fsyncs", syncs.Load())
+	}
+
+	failing.Store(true)
+	if err := st.Create(newCookie(t, t0)); !errors.Is(err, syscall.EIO) || !errors.Is(err, journal.ErrReadOnly) {
+		t.Fatalf("Create with a failing fdatasync: %v", err)
+	}
+	got = r.StoreStats()
+	if !got.ReadOnly || got.SyncErrors != 1 || !strings.Contains(got.Err, "fdatasync") || !strings.Contains(got.Err, "input/output error") {
+		t.Fatalf("stats after a failed fdatasync %+v: want read-only with the error", got)
+	}
+	if syncErrs.Load() != 1 {
+		t.Fatalf("onSync saw %d errors, want 1", syncErrs.Load())
+	}
+}
