@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -393,3 +394,56 @@ func TestVisitError(t *testing.T) {
 	j, _ := openT(t, path, Options{})
 	j.Close()
 }
+
+// TestGroupCommitGathersTheReleasedWriters checks that a group carries
+// nearly every writer, not half of them: after a flush releases its
+// appenders, the next leader gives them a moment to queue again.
+func TestGroupCommitGathersTheReleasedWriters(t *testing.T) {
+	j, err := Open(filepath.Join(t.TempDir(), "j"), Options{FS: slowSyncFS{OSFS(), 2 * time.Millisecond}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const writers, rounds = 16, 30
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				if _, err := j.Append([]byte("cookie event")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := j.Stats()
+	perSync := float64(st.Appends) / float64(st.Syncs)
+	t.Logf("%.1f appends per fdatasync", perSync)
+	if perSync < 0.6*writers {
+		t.Fatalf("%.1f appends per fdatasync with %d writers; groups are not gathering", perSync, writers)
+	}
+}
+
+// slowSyncFS makes every fdatasync take a fixed time, like a real disk.
+type slowSyncFS struct {
+	FS
+	delay time.Duration
+}
+
+func (f slowSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return slowSyncFile{file, f.delay}, nil
+}
+
+type slowSyncFile struct {
+	File
+	delay time.Duration
+}
+
+func (f slowSyncFile) Datasync() error { time.Sleep(f.delay); return f.File.Datasync() }

@@ -125,6 +125,7 @@ func (rw *Rewrite) Commit() (oldSize, newSize int64, err error) {
 	j.flushing, j.committing = true, true
 	pending := j.buf
 	j.buf, j.spare = j.spare[:0], nil
+	j.queuedAppends = 0
 	old, oldEnd, target := j.f, j.fileEnd, j.seq
 	oldSize = oldEnd + int64(len(pending))
 	j.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -85,12 +86,17 @@ type Journal struct {
 	// every byte appended since Open, and unlike offsets it does not change
 	// when a compaction replaces the file.
 	seq, writtenSeq, syncedSeq int64
-	flushing                   bool // a flush or commit owns the file
-	committing                 bool // a commit is running; appends wait
-	closed                     bool
-	err                        error // sticky: the journal is read-only
-	rw                         *Rewrite
-	stats                      Stats
+	// queuedAppends counts the Append calls whose frames are in buf;
+	// lastGroup is how many a sync flush carried last, and lastSyncTime
+	// how long its fdatasync took. They let the next leader gather.
+	queuedAppends, lastGroup int
+	lastSyncTime             time.Duration
+	flushing                 bool // a flush or commit owns the file
+	committing               bool // a commit is running; appends wait
+	closed                   bool
+	err                      error // sticky: the journal is read-only
+	rw                       *Rewrite
+	stats                    Stats
 }
 
 // Open opens the journal at path, creating it (mode 0600, its folder 0700)
@@ -304,6 +310,7 @@ func (j *Journal) Append(payload []byte) (off int64, err error) {
 	}
 	off = j.size
 	j.buf = appendFrame(j.buf, payload)
+	j.queuedAppends++
 	n := int64(FrameHeaderSize + len(payload))
 	j.size += n
 	j.seq += n
@@ -334,6 +341,7 @@ func (j *Journal) AppendBatch(payloads [][]byte) (off int64, err error) {
 		return off, nil
 	}
 	j.buf = slices.Grow(j.buf, total)
+	j.queuedAppends++
 	for _, p := range payloads {
 		j.buf = appendFrame(j.buf, p)
 	}
@@ -370,7 +378,7 @@ func (j *Journal) waitLocked(end int64) error {
 			}
 			if j.flushing {
 				j.cond.Wait()
-			} else {
+			} else if j.gatherLocked() {
 				j.flushLocked(true)
 			}
 		}
@@ -402,6 +410,37 @@ func (j *Journal) waitLocked(end int64) error {
 	return nil
 }
 
+// maxGather bounds how long a leader waits for the group to form.
+const maxGather = 200 * time.Microsecond
+
+// gatherLocked lets the appenders that the last flush released queue their
+// next frames before a new flush starts. Without it the leader would be the
+// first of them to come back, and the rest would wait a whole fdatasync for
+// the flush after: groups would alternate between large and small and carry
+// half the writers each on average. The wait ends as soon as as many
+// appenders as last time have queued, and after a quarter of the last
+// fdatasync's time at most (never more than maxGather), so that a single
+// writer, whose last group was itself, never waits at all. It reports
+// whether the caller is still the one to flush.
+func (j *Journal) gatherLocked() bool {
+	want := j.lastGroup
+	if want <= 1 || j.queuedAppends >= want {
+		return true
+	}
+	j.flushing = true // others wait on cond instead of leading
+	deadline := time.Now().Add(min(j.lastSyncTime/4, maxGather))
+	for j.queuedAppends < want && j.err == nil && !j.closed {
+		j.mu.Unlock()
+		runtime.Gosched()
+		j.mu.Lock()
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	j.flushing = false
+	return j.err == nil
+}
+
 // flushLocked writes the queued frames and, if sync, fdatasyncs the file.
 // It is called with j.mu held and no flush running; it releases j.mu during
 // the I/O, so that appenders queue up meanwhile, and holds it again on
@@ -410,6 +449,8 @@ func (j *Journal) flushLocked(sync bool) {
 	j.flushing = true
 	data := j.buf
 	j.buf, j.spare = j.spare[:0], nil
+	group := j.queuedAppends
+	j.queuedAppends = 0
 	f, start, target := j.f, j.fileEnd, j.seq
 	j.mu.Unlock()
 
@@ -437,6 +478,7 @@ func (j *Journal) flushLocked(sync bool) {
 	if sync && werr == nil {
 		j.stats.Syncs++
 		j.stats.SyncTime += took
+		j.lastGroup, j.lastSyncTime = group, took
 	}
 	switch {
 	case werr != nil:
