@@ -840,21 +840,27 @@ func (p *cfgParser) transports(path string, n *cfgNode, cfg *Config) {
 	}
 }
 
-// transport walks one transport. It returns nil for those that cannot be
-// served, after reporting why.
-func (p *cfgParser) transport(path string, n *cfgNode) *Transport {
+// typed checks that n is an object with a string "type", reporting what is
+// wrong otherwise, and returns the type.
+func (p *cfgParser) typed(path string, n *cfgNode) (string, bool) {
 	if !p.isObject(path, n) {
-		return nil
+		return "", false
 	}
 	tn := p.required(path, n, "type")
 	if tn == nil {
-		return nil
+		return "", false
 	}
-	typePath := cfgJoin(path, "type")
-	typ, ok := p.str(typePath, tn)
+	return p.str(cfgJoin(path, "type"), tn)
+}
+
+// transport walks one transport. It returns nil for those that cannot be
+// served, after reporting why.
+func (p *cfgParser) transport(path string, n *cfgNode) *Transport {
+	typ, ok := p.typed(path, n)
 	if !ok {
 		return nil
 	}
+	typePath := cfgJoin(path, "type")
 	switch typ {
 	case "web":
 		p.checkKeys(path, n, []string{"type", "endpoint", "paths"}, []string{"id", "options"})
@@ -1043,18 +1049,11 @@ func (p *cfgParser) paths(path string, n *cfgNode, hasTLS bool) []*Service {
 }
 
 func (p *cfgParser) service(path, urlPath string, n *cfgNode, hasTLS bool) *Service {
-	if !p.isObject(path, n) {
-		return nil
-	}
-	tn := p.required(path, n, "type")
-	if tn == nil {
-		return nil
-	}
-	typePath := cfgJoin(path, "type")
-	typ, ok := p.str(typePath, tn)
+	typ, ok := p.typed(path, n)
 	if !ok {
 		return nil
 	}
+	typePath := cfgJoin(path, "type")
 	s := &Service{Path: path, URLPath: urlPath, Type: typ}
 	switch typ {
 	case "static":
