@@ -124,9 +124,9 @@ func (e entry) authID() string {
 // shardState is one lock's worth of the index.
 type shardState struct {
 	mu     sync.RWMutex
-	ids    map[string]entry               // cookie ID -> entry
-	byAuth map[string]map[string]struct{} // authid -> IDs of the cookies it is logged in on
-	room   int                            // entries ids was last sized for by Grow
+	ids    map[string]entry    // cookie ID -> entry
+	byAuth map[string]*authSet // authid -> IDs of the cookies it is logged in on
+	room   int                 // entries ids was last sized for by Grow
 }
 
 // shard pads shardState to two cache lines so that neighbouring locks do not
@@ -160,10 +160,10 @@ func (sh *shard) link(authid, id string) {
 	}
 	set := sh.byAuth[authid]
 	if set == nil {
-		set = make(map[string]struct{}, 1)
+		set = &authSet{}
 		sh.byAuth[authid] = set
 	}
-	set[id] = struct{}{}
+	set.add(id)
 }
 
 func (sh *shard) unlink(authid, id string) {
@@ -171,8 +171,11 @@ func (sh *shard) unlink(authid, id string) {
 		return
 	}
 	set := sh.byAuth[authid]
-	delete(set, id)
-	if len(set) == 0 {
+	if set == nil {
+		return
+	}
+	set.remove(id)
+	if set.len() == 0 {
 		delete(sh.byAuth, authid)
 	}
 }
@@ -198,7 +201,7 @@ func New(opts Options) *Store {
 	}
 	for i := range s.shards {
 		s.shards[i].ids = make(map[string]entry)
-		s.shards[i].byAuth = make(map[string]map[string]struct{})
+		s.shards[i].byAuth = make(map[string]*authSet)
 	}
 	interval := opts.JanitorInterval
 	if interval == 0 {
@@ -358,9 +361,11 @@ func (s *Store) DeleteByAuthID(authid string) ([]string, error) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		// Deleting from the set while ranging over it is allowed in Go;
-		// remove drops the set itself once it is empty.
-		for id := range sh.byAuth[authid] {
+		var owned []string
+		if set := sh.byAuth[authid]; set != nil {
+			owned = set.list() // remove changes the set
+		}
+		for _, id := range owned {
 			e := sh.ids[id]
 			if !e.expiredAt(now) {
 				ids = append(ids, id)
@@ -384,9 +389,11 @@ func (s *Store) IDsByAuthID(authid string) []string {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		for id := range sh.byAuth[authid] {
-			if !sh.ids[id].expiredAt(now) {
-				ids = append(ids, id)
+		if set := sh.byAuth[authid]; set != nil {
+			for _, id := range set.list() {
+				if !sh.ids[id].expiredAt(now) {
+					ids = append(ids, id)
+				}
 			}
 		}
 		sh.mu.RUnlock()

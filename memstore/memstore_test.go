@@ -75,7 +75,7 @@ func checkIndex(t testing.TB, s *Store) {
 		sh.mu.RLock()
 		for id, e := range sh.ids {
 			if a := e.authID(); a != "" {
-				if _, ok := sh.byAuth[a][id]; !ok {
+				if set := sh.byAuth[a]; set == nil || !set.has(id) {
 					t.Errorf("shard %d: entry with authid %q missing from byAuth", i, a)
 				}
 			}
@@ -84,10 +84,10 @@ func checkIndex(t testing.TB, s *Store) {
 			}
 		}
 		for a, set := range sh.byAuth {
-			if len(set) == 0 {
+			if set.len() == 0 {
 				t.Errorf("shard %d: empty byAuth set for %q", i, a)
 			}
-			for id := range set {
+			for _, id := range set.list() {
 				if e, ok := sh.ids[id]; !ok || e.authID() != a {
 					t.Errorf("shard %d: byAuth[%q] holds an ID whose entry has authid %q (present %v)", i, a, e.authID(), ok)
 				}
