@@ -19,10 +19,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"cookiestore/filestore"
 	"cookiestore/httpd"
-	"cookiestore/journal"
-	"cookiestore/memstore"
+	"cookiestore/node"
 )
 
 // The principal the test logs in as; the config file grants it.
@@ -43,10 +41,10 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// node is a tracking server on a fixed node directory and port, as
+// browserNode is a tracking server on a fixed node directory and port, as
 // `cookiestore serve --config` runs it, so that it can be stopped and
 // started again.
-type node struct {
+type browserNode struct {
 	t      *testing.T
 	dir    string
 	config string
@@ -57,7 +55,7 @@ type node struct {
 
 // newNode writes the built-in config, with a ticket principal, to a fresh
 // node directory and picks a free port.
-func newNode(t *testing.T) *node {
+func newNode(t *testing.T) *browserNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,7 +69,7 @@ func newNode(t *testing.T) *node {
 	if !strings.Contains(cfg, testAuthID) || !strings.Contains(cfg, strconv.Itoa(port)) {
 		t.Fatal("the built-in config changed shape; update newNode")
 	}
-	n := &node{t: t, dir: t.TempDir(), url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+	n := &browserNode{t: t, dir: t.TempDir(), url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
 	n.config = filepath.Join(n.dir, "config.json")
 	if err := os.WriteFile(n.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -80,14 +78,14 @@ func newNode(t *testing.T) *node {
 }
 
 // start serves the node until stop.
-func (n *node) start() {
+func (n *browserNode) start() {
 	n.t.Helper()
 	cfg, err := httpd.LoadConfig(n.config, n.dir)
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(n.t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: openStore})
+	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: (&node.Opener{Logger: log}).Open})
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -103,7 +101,7 @@ func (n *node) start() {
 
 // stop shuts the server down gracefully, as SIGTERM does; it waits for the
 // store to be closed.
-func (n *node) stop() {
+func (n *browserNode) stop() {
 	if n.cancel == nil {
 		return
 	}
@@ -117,20 +115,6 @@ func (n *node) stop() {
 	case <-time.After(15 * time.Second):
 		n.t.Error("the server did not stop in 15 s")
 	}
-}
-
-// openStore opens stores as `cookiestore serve` does.
-func openStore(sc httpd.StoreConfig, onSync func(time.Duration, error)) (httpd.Store, error) {
-	if sc.Type == "memory" {
-		return memstore.New(memstore.Options{}), nil
-	}
-	mode, err := journal.ParseSyncMode(sc.Sync)
-	if err != nil {
-		return nil, err
-	}
-	return filestore.Open(sc.Filename, filestore.Options{
-		Sync: mode, SyncInterval: sc.SyncInterval, PurgeOnStartup: sc.PurgeOnStartup, OnSync: onSync,
-	})
 }
 
 // pageState is what the page shows, read from its elements.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	stores "cookiestore/node"
+	"cookiestore/node"
 )
 
 // TestClockJumps moves the injected clock of the server and its file
@@ -19,7 +19,7 @@ func TestClockJumps(t *testing.T) {
 	start := func() *testServer {
 		t.Helper()
 		return startServer(t, trackingConfig(int(maxAge/time.Second), "always"), dir,
-			serverOptions{opener: &stores.Opener{}, clock: clock.Now})
+			serverOptions{opener: &node.Opener{}, clock: clock.Now})
 	}
 	ts := start()
 	url := ts.wsURL()

@@ -16,7 +16,7 @@ import (
 	"cookiestore/filestore"
 	"cookiestore/httpd"
 	"cookiestore/journal"
-	stores "cookiestore/node"
+	"cookiestore/node"
 	"cookiestore/record"
 )
 
@@ -76,7 +76,7 @@ func TestFullDiskRefusesCookiesAndLeavesNoHalfFrame(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "cookies.dat")
 			fsys := newFaultFS("cookies.dat")
-			ts := startServer(t, trackingConfig(3600, "always"), dir, serverOptions{opener: &stores.Opener{FS: fsys}})
+			ts := startServer(t, trackingConfig(3600, "always"), dir, serverOptions{opener: &node.Opener{FS: fsys}})
 
 			delivered := map[string]string{} // cookie → authid
 			var kept *wsClient
@@ -154,7 +154,7 @@ func TestFullDiskRefusesCookiesAndLeavesNoHalfFrame(t *testing.T) {
 func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	fsys := newFaultFS("cookies.dat")
-	ts := startServer(t, trackingConfig(3600, "always"), dir, serverOptions{opener: &stores.Opener{FS: fsys}})
+	ts := startServer(t, trackingConfig(3600, "always"), dir, serverOptions{opener: &node.Opener{FS: fsys}})
 
 	a := mustDial(t, ts.wsURL(), "")
 	if m, err := a.login("alice"); err != nil || m.Type != "welcome" {
@@ -259,13 +259,13 @@ func TestReadErrorAtOpenNamesFileAndOffset(t *testing.T) {
 			fsys.readFailAt = at
 			want := []string{path, fmt.Sprintf("offset %d", at), "input/output error"}
 
-			o := &stores.Opener{FS: fsys}
+			o := &node.Opener{FS: fsys}
 			_, err := o.Open(httpd.StoreConfig{Type: "file", Filename: path, Sync: "always"}, nil)
 			if !errors.Is(err, syscall.EIO) || !containsAll(err.Error(), want) {
 				t.Fatalf("Opener.Open: %v; want EIO naming %q", err, want)
 			}
 			// The server refuses to start, with the config path in front.
-			_, err = tryStartServer(trackingConfig(3600, "always"), dir, serverOptions{opener: &stores.Opener{FS: fsys}})
+			_, err = tryStartServer(trackingConfig(3600, "always"), dir, serverOptions{opener: &node.Opener{FS: fsys}})
 			if !errors.Is(err, syscall.EIO) || !containsAll(err.Error(), append(want, "transports[0].paths.ws.cookie.store")) {
 				t.Fatalf("server start: %v; want EIO naming the config path, %q", err, want)
 			}
@@ -293,13 +293,13 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cookies.dat")
 			ids := writeJournal(t, path, 5)
 			fsys := newFaultFS("cookies.dat")
-			o := &stores.Opener{FS: fsys}
+			o := &node.Opener{FS: fsys}
 			st, err := o.Open(httpd.StoreConfig{Type: "file", Filename: path, Sync: "always"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			end := st.(stores.FileStore).Stats().Journal.Size
+			end := st.(node.FileStore).Stats().Journal.Size
 
 			fsys.set(func(f *faultFS) { f.writeFault = tt.fault })
 			id, _ := record.NewID(nil, record.DefaultIDLength)

@@ -29,7 +29,7 @@ import (
 
 	"cookiestore/httpd"
 	"cookiestore/journal"
-	stores "cookiestore/node" // the package name clashes with browser_test.go's type node
+	"cookiestore/node"
 )
 
 // Principals of the test configs.
@@ -96,7 +96,7 @@ type testServer struct {
 
 // serverOptions are what a test may change in how startServer runs.
 type serverOptions struct {
-	opener *stores.Opener   // nil = a plain Opener
+	opener *node.Opener     // nil = a plain Opener
 	clock  func() time.Time // nil = time.Now; given to the server and the Opener
 	logger *slog.Logger     // nil = discard
 }
@@ -124,7 +124,7 @@ func tryStartServer(cfgJSON, dir string, so serverOptions) (*testServer, error) 
 		tr.Endpoint.Interface, tr.Endpoint.Port = "127.0.0.1", 0
 	}
 	if so.opener == nil {
-		so.opener = &stores.Opener{}
+		so.opener = &node.Opener{}
 	}
 	if so.clock != nil {
 		so.opener.Clock = so.clock
@@ -181,17 +181,17 @@ func (ts *testServer) stop() error {
 }
 
 // fileStore returns the file store the server opened.
-func (ts *testServer) fileStore() stores.FileStore {
+func (ts *testServer) fileStore() node.FileStore {
 	ts.t.Helper()
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	for _, st := range ts.stores {
-		if fs, ok := st.(stores.FileStore); ok {
+		if fs, ok := st.(node.FileStore); ok {
 			return fs
 		}
 	}
 	ts.t.Fatal("the server has no file store")
-	return stores.FileStore{}
+	return node.FileStore{}
 }
 
 func (ts *testServer) wsURL() string { return "ws" + strings.TrimPrefix(ts.base, "http") + "/ws" }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	stores "cookiestore/node"
+	"cookiestore/node"
 	"cookiestore/record"
 )
 
@@ -65,7 +65,7 @@ func TestSoak(t *testing.T) {
 	// A small CompactMinBytes, so that the dead bytes of the logouts set
 	// compaction off several times during the run.
 	ts := startServer(t, trackingConfig(86400, "always"), dir,
-		serverOptions{opener: &stores.Opener{CompactMinBytes: 16 << 10}})
+		serverOptions{opener: &node.Opener{CompactMinBytes: 16 << 10}})
 	url := ts.wsURL()
 
 	runtime.GC()
@@ -131,21 +131,32 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 	loadTook := time.Since(loadStart)
 	events := st.Stats().Journal.Appends - eventsBefore
-	peak := ts.status().Connections
-	closeHeld(held)
 	if len(failures) > 0 {
+		closeHeld(held)
 		t.Fatalf("%d workers failed; first: %v", len(failures), failures[0])
 	}
+	// Every held connection is still served, and counted on its cookie.
+	// (The kicked tabs of the last logouts may take a moment to leave.)
+	if err := checkHeld(held, size.conns/size.cookies); err != nil {
+		closeHeld(held)
+		t.Fatal(err)
+	}
+	var peak int
+	deadline := time.Now().Add(10 * time.Second)
+	for peak = ts.status().Connections; peak != size.conns && time.Now().Before(deadline); peak = ts.status().Connections {
+		time.Sleep(20 * time.Millisecond)
+	}
+	closeHeld(held)
 
 	hs, logins, logouts := counters.handshakes.Load(), counters.logins.Load(), counters.logouts.Load()
 	compactions := ts.metric("cookiestore_compactions_total")
-	t.Logf("soak (race detector: %v, GOMAXPROCS %d): %d connections held on %d cookies (opened in %v, %.0f/s, %d still open at the end of the load); "+
+	t.Logf("soak (race detector: %v, GOMAXPROCS %d): %d connections held on %d cookies (opened in %v, %.0f/s; %d open at the end of the load, each answering whoami); "+
 		"load phase %v with %d workers: %d handshakes (%.0f/s), %d logins, %d logouts, %d journal events (%.0f events/s, sync=always), %v compactions",
 		raceEnabled, runtime.GOMAXPROCS(0), size.conns, size.cookies, openTook.Round(time.Millisecond), float64(size.conns)/openTook.Seconds(), peak,
 		loadTook.Round(time.Millisecond), size.workers, hs, float64(hs)/loadTook.Seconds(), logins, logouts, events,
 		float64(events)/loadTook.Seconds(), compactions)
 	if peak != size.conns {
-		t.Errorf("%d connections open at the end of the load, want the %d held: some were dropped", peak, size.conns)
+		t.Errorf("/status shows %d connections at the end of the load, want the %d held", peak, size.conns)
 	}
 	if compactions < 2 {
 		t.Errorf("%v automatic compactions during the soak, want at least 2", compactions)
@@ -157,7 +168,7 @@ func TestSoak(t *testing.T) {
 	// Nothing is left behind once the clients are gone.
 	waitUntil(t, 15*time.Second, "/status to show 0 connections", func() bool { return ts.status().Connections == 0 })
 	var goroutines int
-	deadline := time.Now().Add(15 * time.Second)
+	deadline = time.Now().Add(15 * time.Second)
 	for goroutines = runtime.NumGoroutine(); goroutines > baseGoroutines && time.Now().Before(deadline); goroutines = runtime.NumGoroutine() {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -226,6 +237,40 @@ func openHeld(url string, ids []string, held []*heldConn) error {
 			held[i] = &heldConn{c: c}
 		})
 	}
+	wg.Wait()
+	return first
+}
+
+// checkHeld asks whoami on every held connection: each must answer with
+// perCookie connections on its cookie.
+func checkHeld(held []*heldConn, perCookie int) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	work := make(chan *heldConn)
+	for range 16 {
+		wg.Go(func() {
+			for h := range work {
+				h.mu.Lock()
+				m, err := h.c.request(map[string]string{"type": "whoami"})
+				h.mu.Unlock()
+				if err == nil && (m.Type != "hello" || m.Connections != perCookie) {
+					err = fmt.Errorf("whoami answered %+v, want a hello with %d connections on the cookie", m, perCookie)
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("a held connection after the load: %w", err)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, h := range held {
+		work <- h
+	}
+	close(work)
 	wg.Wait()
 	return first
 }

@@ -95,6 +95,11 @@ func TestOpenUsesTheClock(t *testing.T) {
 			if err := st.Create(c); err != nil {
 				t.Fatal(err)
 			}
+			// Live at t0 and gone at t0+max_age: whatever the real date,
+			// a store on time.Now fails one of the two.
+			if _, ok := st.Get(c.ID); !ok {
+				t.Fatal("the store did not use the Opener's clock: a cookie created now is not live")
+			}
 			now.Store(t0.Add(time.Hour).UnixNano())
 			if _, ok := st.Get(c.ID); ok {
 				t.Fatal("the store did not use the Opener's clock: a cookie at created+max_age is still live")

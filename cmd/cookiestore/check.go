@@ -33,14 +33,7 @@ read, 2 the config is invalid or the command line is wrong.`,
 				if *config == "" {
 					return &usageError{cmd: "check", msg: "--config FILE is required"}
 				}
-				cfg, err := httpd.LoadConfig(*config, nodeDir(*dir, *config))
-				var problems httpd.ConfigErrors
-				if errors.As(err, &problems) {
-					for _, p := range problems {
-						fmt.Fprintln(out.stderr, p.Error())
-					}
-					return &exitError{code: exitUsage}
-				}
+				cfg, err := loadConfig(out, *config, nodeDir(*dir, *config))
 				if err != nil {
 					return err
 				}
@@ -71,4 +64,18 @@ func nodeDir(dirFlag, configPath string) string {
 	default:
 		return defaultNodeDir
 	}
+}
+
+// loadConfig reads the config at path. An invalid config prints one line
+// per problem and exits 2, for check and serve alike.
+func loadConfig(out *output, path, dir string) (*httpd.Config, error) {
+	cfg, err := httpd.LoadConfig(path, dir)
+	var problems httpd.ConfigErrors
+	if errors.As(err, &problems) {
+		for _, p := range problems {
+			fmt.Fprintln(out.stderr, p.Error())
+		}
+		return nil, &exitError{code: exitUsage}
+	}
+	return cfg, err
 }

@@ -55,15 +55,7 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 		cfg = httpd.DefaultConfig(dir)
 	} else {
 		var err error
-		cfg, err = httpd.LoadConfig(configPath, dir)
-		var problems httpd.ConfigErrors
-		if errors.As(err, &problems) {
-			for _, p := range problems {
-				fmt.Fprintln(out.stderr, p.Error())
-			}
-			return &exitError{code: exitUsage}
-		}
-		if err != nil {
+		if cfg, err = loadConfig(out, configPath, dir); err != nil {
 			return err
 		}
 	}
