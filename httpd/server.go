@@ -342,11 +342,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	errc := make(chan error, len(s.transports))
 	for _, tr := range s.transports {
-		scheme := "http"
-		if tr.tls != nil {
-			scheme = "https"
-		}
-		s.log.Info("listening", "transport", tr.cfg.Path, "addr", tr.ln.Addr().String(), "scheme", scheme)
+		s.log.Info("listening", "url", listenURL(tr.ln.Addr(), tr.tls != nil), "transport", tr.cfg.Path)
 		go func() {
 			err := tr.srv.Serve(tr.ln)
 			if errors.Is(err, http.ErrServerClosed) {
@@ -454,4 +450,18 @@ func (s *Server) closeStores() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listenURL is the address to open in a browser, for the log: an endpoint on
+// every interface is shown as localhost.
+func listenURL(a net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host := a.String()
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		host = net.JoinHostPort("localhost", strconv.Itoa(ta.Port))
+	}
+	return scheme + "://" + host + "/"
 }

@@ -80,9 +80,6 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 		_ = srv.Close()
 		return err
 	}
-	for i, a := range srv.Addrs() {
-		log.Info("listening", "url", listenURL(cfg.Transports[i], a))
-	}
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}
@@ -106,17 +103,4 @@ func overrideListen(cfg *httpd.Config, addr string) error {
 	ep := &cfg.Transports[0].Endpoint
 	ep.Interface, ep.Port = host, port
 	return nil
-}
-
-// listenURL is the address to open in a browser, for the log.
-func listenURL(t *httpd.Transport, a net.Addr) string {
-	scheme := "http"
-	if t.Endpoint.TLS != nil {
-		scheme = "https"
-	}
-	host := a.String()
-	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
-		host = net.JoinHostPort("localhost", strconv.Itoa(ta.Port))
-	}
-	return scheme + "://" + host + "/"
 }
