@@ -257,6 +257,9 @@ func (s *Server) buildWebSocket(path, urlPath string, ws *WebSocketService) (htt
 	return t, nil
 }
 
+// The memory backend is the built-in store of "memory" cookie blocks.
+var _ Store = (*memstore.Store)(nil)
+
 func (s *Server) openStore(sc StoreConfig) (Store, error) {
 	if s.opts.OpenStore != nil {
 		st, err := s.opts.OpenStore(sc, s.metrics.observeSync)

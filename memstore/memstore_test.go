@@ -14,20 +14,6 @@ import (
 	"cookiestore/record"
 )
 
-// backend is the store interface of the tracking server, declared here so
-// that the memory backend is checked against it without importing httpd.
-type backend interface {
-	Get(id string) (record.Cookie, bool)
-	Create(c record.Cookie) error
-	SetAuth(id string, a record.Auth) error
-	Delete(id string) error
-	DeleteByAuthID(authid string) ([]string, error)
-	Len() int
-	Close() error
-}
-
-var _ backend = (*Store)(nil)
-
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
 
 // clock is a settable fake clock, safe for concurrent use.
