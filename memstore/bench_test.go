@@ -67,45 +67,8 @@ func TestIndexMemory(t *testing.T) {
 	}
 }
 
-func BenchmarkIndexMemory(b *testing.B) {
-	var per float64
-	for b.Loop() {
-		per = indexBytesPerCookie(b, 1_000_000)
-	}
-	b.ReportMetric(per, "bytes/cookie")
-}
-
-// BenchmarkGet looks up live cookies among a million from every processor
-// at once. Each goroutine walks the IDs in the order they were made, so the
-// ID being looked up is as warm in cache as one just parsed from a request
-// would be, and the cost measured is the index's own: its entries are spread
-// by hash, so every lookup still lands on a random slot.
-func BenchmarkGet(b *testing.B) {
-	const n = 1_000_000
-	s := New(Options{JanitorInterval: -1})
-	defer s.Close()
-	ids := newIDs(b, n, 2)
-	now := time.Now()
-	for _, id := range ids {
-		if err := s.Create(record.Cookie{ID: id, Created: now, MaxAge: time.Hour}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := rand.IntN(n)
-		for pb.Next() {
-			if _, ok := s.Get(ids[i]); !ok {
-				b.Error("a live cookie is absent")
-				return
-			}
-			if i++; i == n {
-				i = 0
-			}
-		}
-	})
-}
+// BenchmarkIndexMemory and BenchmarkGet, the figures with contract names,
+// live in package bench.
 
 func BenchmarkCreate(b *testing.B) {
 	s := New(Options{JanitorInterval: -1})
