@@ -13,7 +13,7 @@
 // An entry is the ID string plus three words (creation time, lifetime, and a
 // pointer to the auth tuple, nil until someone logs in), so an index of a
 // million unauthenticated 24-character cookies takes about 90 to 130 bytes
-// per cookie, map overhead included (BenchmarkIndexMemory).
+// per cookie, map overhead included (BenchmarkIndexMemory in package bench).
 //
 // # Expiry
 //
