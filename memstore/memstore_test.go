@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -410,19 +411,14 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// byID orders cookies by ID, for comparing sets of them.
+func byID(a, b record.Cookie) int { return strings.Compare(a.ID, b.ID) }
+
 // rangeAll returns the live cookies sorted by ID.
 func rangeAll(s *Store) []record.Cookie {
 	var out []record.Cookie
 	s.Range(func(c record.Cookie) bool { out = append(out, c); return true })
-	slices.SortFunc(out, func(a, b record.Cookie) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, byID)
 	return out
 }
 

@@ -34,15 +34,7 @@ func (m *model) liveCookies(now time.Time) []record.Cookie {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b record.Cookie) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, byID)
 	return out
 }
 
