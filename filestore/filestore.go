@@ -3,10 +3,13 @@
 // rebuilt from it at open (package replay).
 //
 // Every mutation is encoded as a record.Event, appended to the journal, made
-// durable as the sync mode says, and only then applied to the index and
-// returned to the caller. With the default mode, journal.SyncAlways, a call
-// that returned is on disk: a crash afterwards cannot forget it. Concurrent
-// callers share one write and one fdatasync (group commit).
+// durable as the sync mode says, and only then applied to the index (the very
+// event the journal holds, as a replay would apply it) and returned to the
+// caller. The checks (does the cookie exist, is it live) happen before the
+// append, under a per-ID lock, so the index need not repeat them. With the
+// default mode, journal.SyncAlways, a call that returned is on disk: a crash
+// afterwards cannot forget it. Concurrent callers share one write and one
+// fdatasync (group commit).
 //
 // The journal only grows, so the store compacts it: it writes the live,
 // unexpired cookies as compressed batch frames into a temporary file beside
@@ -229,7 +232,8 @@ func (s *Store) Create(c record.Cookie) error {
 	if err := s.append(&ev); err != nil {
 		return err
 	}
-	return s.idx.Create(c)
+	s.idx.Apply(&ev)
+	return nil
 }
 
 // SetAuth replaces the auth tuple of cookie id; the zero Auth logs it out
@@ -245,7 +249,8 @@ func (s *Store) SetAuth(id string, a record.Auth) error {
 	if err := s.append(&ev); err != nil {
 		return err
 	}
-	return s.idx.SetAuth(id, a)
+	s.idx.Apply(&ev)
+	return nil
 }
 
 // Delete removes cookie id for good: logout, or revoke. It returns
@@ -260,7 +265,8 @@ func (s *Store) Delete(id string) error {
 	if err := s.append(&ev); err != nil {
 		return err
 	}
-	return s.idx.Delete(id)
+	s.idx.Apply(&ev)
+	return nil
 }
 
 // DeleteByAuthID deletes every live cookie on which authid is logged in and
@@ -291,7 +297,8 @@ func (s *Store) deleteIfAuthID(id, authid string) error {
 	if err := s.append(&ev); err != nil {
 		return err
 	}
-	return s.idx.Delete(id)
+	s.idx.Apply(&ev)
+	return nil
 }
 
 // Err returns nil while the store accepts writes, and the reason once it has
