@@ -220,8 +220,8 @@ func (s *Store) IDsByAuthID(authid string) []string { return s.idx.IDsByAuthID(a
 // returns memstore.ErrExists if a live cookie already has the ID, and returns
 // only once the cookie is durable.
 func (s *Store) Create(c record.Cookie) error {
-	if c.ID == "" || c.MaxAge <= 0 || c.Created.IsZero() || !c.Auth.IsZero() {
-		return fmt.Errorf("filestore: create: a new cookie needs an ID, a creation time and a positive max age, and no auth")
+	if err := memstore.ValidateNew(c); err != nil {
+		return err
 	}
 	m := s.lock(c.ID)
 	defer s.unlock(m)

@@ -109,6 +109,7 @@ func TestErrorsOnMissingCookies(t *testing.T) {
 		{ID: id(1), MaxAge: time.Hour},
 		{ID: id(1), Created: t0},
 		{ID: id(1), Created: t0, MaxAge: time.Hour, Auth: record.Auth{AuthID: "a"}},
+		{ID: id(1), Created: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), MaxAge: time.Hour}, // beyond int64 nanoseconds
 	} {
 		if err := s.Create(c); err == nil {
 			t.Errorf("Create(%+v) gave no error", c)

@@ -269,7 +269,7 @@ func (s *Store) Get(id string) (record.Cookie, bool) {
 // ID must not be empty, Created must be set and representable in Unix
 // nanoseconds (years 1678 to 2262), and MaxAge must be positive.
 func (s *Store) Create(c record.Cookie) error {
-	if err := validate(c); err != nil {
+	if err := ValidateNew(c); err != nil {
 		return err
 	}
 	e := entry{created: c.Created.UnixNano(), maxAge: int64(c.MaxAge)}
@@ -284,7 +284,11 @@ func (s *Store) Create(c record.Cookie) error {
 	return nil
 }
 
-func validate(c record.Cookie) error {
+// ValidateNew reports what makes c unfit to be created: an empty ID, a
+// creation time that is unset or outside what int64 nanoseconds hold (the
+// journal's encoding), a lifetime that is not positive, or auth, which only
+// SetAuth gives. Both backends check it before they store anything.
+func ValidateNew(c record.Cookie) error {
 	switch {
 	case c.ID == "":
 		return errors.New("memstore: create cookie: empty ID")
