@@ -234,6 +234,45 @@ func BenchmarkLimits(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fdatasyncs/s")
 	})
+	// The fdatasync of a 4 KiB write, about what a group of 64 appends
+	// writes: to a growing file, where each fdatasync also commits the
+	// file's new size and blocks, and over blocks written ahead, as a
+	// sync=always journal does (the unwritten space of docs/FORMAT.md).
+	for _, ahead := range []bool{false, true} {
+		name := "fdatasync-4KiB/growing"
+		if ahead {
+			name = "fdatasync-4KiB/written-ahead"
+		}
+		b.Run(name, func(b *testing.B) {
+			f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_RDWR, 0o600)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, 4096)
+			if ahead {
+				zeros := make([]byte, 1<<20)
+				for off := 0; off < b.N*len(buf); off += len(zeros) {
+					if _, err := f.WriteAt(zeros, int64(off)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := unix.Fdatasync(int(f.Fd())); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := f.WriteAt(buf, int64(i*len(buf))); err != nil {
+					b.Fatal(err)
+				}
+				if err := unix.Fdatasync(int(f.Fd())); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fdatasyncs/s")
+		})
+	}
 	b.Run("seqwrite", func(b *testing.B) {
 		// Sequential write bandwidth: 1 MiB writes, one fdatasync at the end
 		// of each 64 MiB, counted.

@@ -65,12 +65,21 @@ func (r *Reader) next() (int64, []byte, error) {
 	switch {
 	case errors.Is(err, io.EOF):
 		return r.off, nil, io.EOF
+	case errors.Is(err, io.ErrUnexpectedEOF) && allZero(h[:n]):
+		return r.off, nil, io.EOF // the last few bytes of unwritten space
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return r.off, nil, r.bad(fmt.Sprintf("incomplete frame header: %d of %d bytes", n, FrameHeaderSize))
 	case err != nil:
 		return r.off, nil, fmt.Errorf("journal: read frame at offset %d: %w", r.off, err)
 	}
 	length := binary.LittleEndian.Uint32(h[:])
+	if length == 0 && allZero(h[:]) {
+		if zero, err := zeroStream(r.r); err != nil {
+			return r.off, nil, fmt.Errorf("journal: read at offset %d: %w", r.off, err)
+		} else if zero {
+			return r.off, nil, io.EOF
+		}
+	}
 	if reason := checkLength(length, MaxFrameSize); reason != "" {
 		return r.off, nil, r.bad(reason)
 	}
@@ -105,6 +114,51 @@ func grow(b []byte, n int) []byte {
 	return nb
 }
 
+// allZero reports whether every byte of b is zero.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// zeroFrom reports whether the bytes of r from off to size are all zero:
+// the unwritten space at the end of a journal. It stops reading at the
+// first byte that is not, so a short run of zeros costs only its length.
+func zeroFrom(r io.ReaderAt, off, size int64) (bool, error) {
+	buf := make([]byte, min(size-off, scanChunk))
+	for off < size {
+		b := buf[:min(size-off, int64(len(buf)))]
+		if err := readAt(r, b, off); err != nil {
+			return false, err
+		}
+		if !allZero(b) {
+			return false, nil
+		}
+		off += int64(len(b))
+	}
+	return true, nil
+}
+
+// zeroStream reports whether everything left in r is zero bytes.
+func zeroStream(r io.Reader) (bool, error) {
+	buf := make([]byte, readerChunk)
+	for {
+		n, err := r.Read(buf)
+		if !allZero(buf[:n]) {
+			return false, nil
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
 // scanner reads the frames of a file of known size through ReadAt. Unlike
 // Reader it can move to any offset, which Open and Repair need to resync.
 type scanner struct {
@@ -126,6 +180,17 @@ func (s *scanner) next() (off int64, payload []byte, reason string, err error) {
 	left := s.size - off
 	if left == 0 {
 		return off, nil, "", io.EOF
+	}
+	if h, err := s.peek(int(min(left, 4))); err != nil {
+		return off, nil, "", err
+	} else if allZero(h) {
+		// Nearly always the unwritten space at the end; if not, the
+		// length check below names the damage.
+		if zero, err := zeroFrom(s.r, off, s.size); err != nil {
+			return off, nil, "", err
+		} else if zero {
+			return off, nil, "", io.EOF
+		}
 	}
 	if left < FrameHeaderSize {
 		return off, nil, fmt.Sprintf("incomplete frame header: %d of %d bytes", left, FrameHeaderSize), nil

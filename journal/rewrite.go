@@ -123,7 +123,7 @@ func (rw *Rewrite) Commit() (oldSize, newSize int64, err error) {
 	// Own the file and hold new appends; frames already queued (pending)
 	// go straight to the new file.
 	j.flushing, j.committing = true, true
-	pending := j.buf
+	pending, queued := j.buf, j.queuedAppends
 	j.buf, j.spare = j.spare[:0], nil
 	j.queuedAppends = 0
 	old, oldEnd, target := j.f, j.fileEnd, j.seq
@@ -151,7 +151,7 @@ func (rw *Rewrite) Commit() (oldSize, newSize int64, err error) {
 	j.mu.Lock()
 	if renamed {
 		old.Close()
-		j.f, j.fileEnd, j.size = rw.f, rw.off, rw.off
+		j.f, j.fileEnd, j.size, j.allocEnd = rw.f, rw.off, rw.off, rw.off
 		j.writtenSeq, j.syncedSeq = target, target
 		if cap(pending) <= maxSpare {
 			j.spare = pending[:0]
@@ -159,10 +159,18 @@ func (rw *Rewrite) Commit() (oldSize, newSize int64, err error) {
 		if err != nil {
 			j.failLocked(err)
 		}
+		if j.group != nil {
+			// The appenders of pending: their frames are in the new file.
+			j.group.release(j.err)
+			j.group = nil
+		}
 	} else {
 		// Nothing was held back but pending: give it back to be written
 		// to the old file as usual.
-		j.buf, j.spare = pending, j.buf
+		j.buf, j.spare, j.queuedAppends = pending, j.buf, queued
+		if j.mode == SyncAlways {
+			j.handOffLocked()
+		}
 	}
 	j.flushing, j.committing = false, false
 	j.rw = nil

@@ -18,7 +18,8 @@ type VerifyReport struct {
 	Size int64
 	// Frames is the number of valid frames before the first bad one.
 	Frames int64
-	// Bytes is the size of the valid part, header included.
+	// Bytes is the size of the valid part, header included; unwritten
+	// space after the last frame is not part of it.
 	Bytes int64
 	// BadOffset is the offset of the first bad frame, or -1 if all are valid.
 	BadOffset int64
@@ -58,6 +59,7 @@ func Verify(path string, opts Options) (VerifyReport, error) {
 	for {
 		off, _, reason, err := s.next()
 		if err == io.EOF {
+			r.Bytes = off
 			return r, nil
 		}
 		if err != nil {
@@ -141,7 +143,7 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	for start := s.off; ; {
 		off, _, reason, err := s.next()
 		if err == io.EOF {
-			keep = append(keep, [2]int64{start, size})
+			keep = append(keep, [2]int64{start, off})
 			break
 		}
 		if err != nil {
@@ -166,7 +168,10 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	if len(rep.Dropped) == 0 {
 		return rep, nil
 	}
-	rep.Bytes = size - rep.DroppedBytes
+	rep.Bytes = HeaderSize
+	for _, k := range keep {
+		rep.Bytes += k[1] - k[0]
+	}
 
 	buf := make([]byte, rewriteChunk)
 	if rep.Backup, err = backup(fsys, path, f, size, buf); err != nil {

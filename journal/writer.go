@@ -20,9 +20,13 @@ import (
 type Recovery struct {
 	// Frames is the number of valid frames read.
 	Frames int64
-	// Bytes is the size of the valid part, header included: the file size
-	// after recovery.
+	// Bytes is the size of the valid part, header included: where the
+	// next frame goes.
 	Bytes int64
+	// Unwritten is the number of zero bytes after the last frame: space
+	// that a SyncAlways journal wrote ahead of its frames (see the package
+	// comment). It is kept, not dropped.
+	Unwritten int64
 	// DroppedBytes is the size of the torn tail that Open cut off.
 	DroppedBytes int64
 	// Reason says why the tail was dropped; empty when nothing was.
@@ -60,7 +64,15 @@ const (
 	// maxSpare is the largest batch buffer kept for reuse: more than a
 	// SyncNone queue grows to, so that steady appending allocates nothing.
 	maxSpare = 4 * maxPending
+	// aheadChunk is how much unwritten space a SyncAlways journal writes
+	// ahead of its frames at a time. Each chunk costs one fdatasync that
+	// commits metadata; a 4 KiB group of frames fills it in 256 syncs.
+	aheadChunk = 1 << 20
 )
+
+// zeros is the source of the unwritten space. It is never written, so it
+// stays in the zero page and costs no memory.
+var zeros [aheadChunk]byte
 
 // Journal is an open journal file. Its methods are safe for concurrent use.
 type Journal struct {
@@ -81,22 +93,29 @@ type Journal struct {
 	// the other buffer, taken by the flush in progress.
 	buf, spare []byte
 	size       int64 // offset at which the next frame will start
-	fileEnd    int64 // bytes written to the file
+	fileEnd    int64 // bytes of frames written to the file
+	// allocEnd is the file's size: fileEnd plus the unwritten space.
+	allocEnd int64
 	// Appends are numbered by the stream position of their end: seq counts
 	// every byte appended since Open, and unlike offsets it does not change
 	// when a compaction replaces the file.
 	seq, writtenSeq, syncedSeq int64
+	// group is the SyncAlways appenders who wait for the frames in buf:
+	// the next flush releases them all at once. It is nil while nobody
+	// waits, so that a lone appender, which always leads, allocates none.
+	group *commitGroup
 	// queuedAppends counts the Append calls whose frames are in buf;
-	// lastGroup is how many a sync flush carried last, and lastSyncTime
-	// how long its fdatasync took. They let the next leader gather.
-	queuedAppends, lastGroup int
-	lastSyncTime             time.Duration
-	flushing                 bool // a flush or commit owns the file
-	committing               bool // a commit is running; appends wait
-	closed                   bool
-	err                      error // sticky: the journal is read-only
-	rw                       *Rewrite
-	stats                    Stats
+	// expected is how many the next sync flush should carry: those the
+	// last one released and those who queued while it ran. With
+	// lastSyncTime, how long its fdatasync took, it lets a leader gather.
+	queuedAppends, expected int
+	lastSyncTime            time.Duration
+	flushing                bool // a flush or commit owns the file
+	committing              bool // a commit is running; appends wait
+	closed                  bool
+	err                     error // sticky: the journal is read-only
+	rw                      *Rewrite
+	stats                   Stats
 }
 
 // Open opens the journal at path, creating it (mode 0600, its folder 0700)
@@ -135,17 +154,18 @@ func Open(path string, opts Options, visit func(off int64, payload []byte) error
 		return nil, err
 	}
 	j := &Journal{
-		path:    path,
-		fs:      fsys,
-		log:     log,
-		mode:    opts.Sync,
-		onSync:  opts.OnSync,
-		lock:    lock,
-		rec:     rec,
-		stop:    make(chan struct{}),
-		f:       f,
-		size:    rec.Bytes,
-		fileEnd: rec.Bytes,
+		path:     path,
+		fs:       fsys,
+		log:      log,
+		mode:     opts.Sync,
+		onSync:   opts.OnSync,
+		lock:     lock,
+		rec:      rec,
+		stop:     make(chan struct{}),
+		f:        f,
+		size:     rec.Bytes,
+		fileEnd:  rec.Bytes,
+		allocEnd: rec.Bytes + rec.Unwritten,
 	}
 	j.cond.L = &j.mu
 	if j.mode != SyncAlways {
@@ -234,7 +254,7 @@ func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int6
 	for {
 		off, payload, reason, err := s.next()
 		if err == io.EOF {
-			rec.Bytes = size
+			rec.Bytes, rec.Unwritten = off, size-off
 			return rec, nil
 		}
 		if err != nil {
@@ -284,7 +304,7 @@ func resolveBadFrame(path string, f File, bad, size int64, reason string, rec Re
 	if err := f.Sync(); err != nil {
 		return Recovery{}, fmt.Errorf("journal %s: sync after cutting torn tail: %w", path, err)
 	}
-	rec.Bytes, rec.DroppedBytes, rec.Reason = bad, size-bad, reason
+	rec.Bytes, rec.Unwritten, rec.DroppedBytes, rec.Reason = bad, 0, size-bad, reason
 	log.Warn("journal: dropped torn tail", "path", path, "offset", bad, "bytes", rec.DroppedBytes, "reason", reason)
 	return rec, nil
 }
@@ -304,8 +324,8 @@ func (j *Journal) Append(payload []byte) (off int64, err error) {
 		return 0, err
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if err := j.admitLocked(); err != nil {
+		j.mu.Unlock()
 		return 0, err
 	}
 	off = j.size
@@ -317,7 +337,7 @@ func (j *Journal) Append(payload []byte) (off int64, err error) {
 	j.stats.Appends++
 	j.stats.Frames++
 	j.stats.Bytes += n
-	return off, j.waitLocked(j.seq)
+	return off, j.waitUnlock(j.seq)
 }
 
 // AppendBatch appends several frames at once, in order, and waits once for
@@ -332,12 +352,13 @@ func (j *Journal) AppendBatch(payloads [][]byte) (off int64, err error) {
 		total += FrameHeaderSize + len(p)
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if err := j.admitLocked(); err != nil {
+		j.mu.Unlock()
 		return 0, err
 	}
 	off = j.size
 	if len(payloads) == 0 {
+		j.mu.Unlock()
 		return off, nil
 	}
 	j.buf = slices.Grow(j.buf, total)
@@ -350,7 +371,7 @@ func (j *Journal) AppendBatch(payloads [][]byte) (off int64, err error) {
 	j.stats.Appends++
 	j.stats.Frames += int64(len(payloads))
 	j.stats.Bytes += int64(total)
-	return off, j.waitLocked(j.seq)
+	return off, j.waitUnlock(j.seq)
 }
 
 // admitLocked waits for a running commit and says whether an append may go on.
@@ -364,24 +385,80 @@ func (j *Journal) admitLocked() error {
 	return j.err
 }
 
-// waitLocked returns once the bytes up to stream position end are as
-// durable as the mode promises. The first waiter to find no flush running
-// becomes the leader and flushes everything queued, its own frames and
-// those of every appender that queued while the last flush ran: that is
-// the group commit.
-func (j *Journal) waitLocked(end int64) error {
-	switch j.mode {
-	case SyncAlways:
-		for j.syncedSeq < end {
-			if j.err != nil {
-				return j.err
-			}
-			if j.flushing {
-				j.cond.Wait()
-			} else if j.gatherLocked() {
+// commitGroup is the appenders that one SyncAlways flush carries.
+type commitGroup struct {
+	// done is closed, after err is set, when the flush is over.
+	done chan struct{}
+	// lead passes the group a token when the flush before it ends with
+	// the group's frames queued: the appender that takes it flushes them.
+	lead chan struct{}
+	err  error
+}
+
+func newCommitGroup() *commitGroup {
+	return &commitGroup{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+}
+
+// release ends the group's wait with err.
+func (g *commitGroup) release(err error) {
+	g.err = err
+	close(g.done)
+}
+
+// waitUnlock returns once the bytes up to stream position end are as
+// durable as the mode promises, releasing j.mu, which the caller holds.
+func (j *Journal) waitUnlock(end int64) error {
+	if j.mode != SyncAlways {
+		err := j.waitLocked(end)
+		j.mu.Unlock()
+		return err
+	}
+	// Group commit. An appender that finds no flush running leads: it
+	// flushes everything queued, its own frames and those of everyone
+	// who queued while the last flush ran. The others wait on their
+	// group's channel, not on j.mu, so that a flush releases them all at
+	// once instead of one after another through the mutex.
+	var g *commitGroup // the group of our frames, once we wait
+	for {
+		if j.syncedSeq >= end {
+			j.mu.Unlock()
+			return nil
+		}
+		if j.err != nil {
+			err := j.err
+			j.mu.Unlock()
+			return err
+		}
+		if !j.flushing {
+			if j.gatherLocked() {
 				j.flushLocked(true)
 			}
+			continue
 		}
+		if g == nil {
+			// Our frames are in buf: no flush has run since we queued
+			// them, as we have held j.mu. A flush that takes them later
+			// takes this group with them, so it is ours for good, even
+			// when j.group has moved on by the time a lead wakes us.
+			if j.group == nil {
+				j.group = newCommitGroup()
+			}
+			g = j.group
+		}
+		j.mu.Unlock()
+		select {
+		case <-g.done:
+			return g.err
+		case <-g.lead:
+			j.mu.Lock()
+		}
+	}
+}
+
+// waitLocked returns once the bytes up to stream position end are as
+// durable as SyncInterval or SyncNone promise.
+func (j *Journal) waitLocked(end int64) error {
+	switch j.mode {
 	case SyncInterval:
 		for j.writtenSeq < end {
 			if j.err != nil {
@@ -417,13 +494,17 @@ const maxGather = 200 * time.Microsecond
 // next frames before a new flush starts. Without it the leader would be the
 // first of them to come back, and the rest would wait a whole fdatasync for
 // the flush after: groups would alternate between large and small and carry
-// half the writers each on average. The wait ends as soon as as many
-// appenders as last time have queued, and after a quarter of the last
-// fdatasync's time at most (never more than maxGather), so that a single
-// writer, whose last group was itself, never waits at all. It reports
-// whether the caller is still the one to flush.
+// half the writers each on average. The wait ends as soon as every appender
+// that the last flush released or kept waiting has queued, and after a
+// quarter of the last fdatasync's time at most (never more than maxGather),
+// so that a single writer, whose last group was itself, never waits at all.
+// It reports whether the caller is still the one to flush.
 func (j *Journal) gatherLocked() bool {
-	want := j.lastGroup
+	want := j.expected
+	if j.err != nil {
+		j.failGroupLocked()
+		return false
+	}
 	if want <= 1 || j.queuedAppends >= want {
 		return true
 	}
@@ -438,7 +519,11 @@ func (j *Journal) gatherLocked() bool {
 		}
 	}
 	j.flushing = false
-	return j.err == nil
+	if j.err != nil {
+		j.failGroupLocked()
+		return false
+	}
+	return true
 }
 
 // flushLocked writes the queued frames and, if sync, fdatasyncs the file.
@@ -449,15 +534,25 @@ func (j *Journal) flushLocked(sync bool) {
 	j.flushing = true
 	data := j.buf
 	j.buf, j.spare = j.spare[:0], nil
-	group := j.queuedAppends
-	j.queuedAppends = 0
+	group, released := j.queuedAppends, j.group
+	j.queuedAppends, j.group = 0, nil
 	f, start, target := j.f, j.fileEnd, j.seq
+	end, allocEnd := start+int64(len(data)), j.allocEnd
+	// A SyncAlways journal keeps unwritten space ahead of its frames, so
+	// that its fdatasyncs write data blocks and nothing else.
+	ahead := j.mode == SyncAlways && end > allocEnd
+	if ahead {
+		allocEnd = end + aheadChunk
+	}
 	j.mu.Unlock()
 
 	var werr, serr error
 	var took time.Duration
 	if len(data) > 0 {
 		werr = writeAt(f, data, start)
+	}
+	if werr == nil && ahead {
+		werr = writeAt(f, zeros[:], end)
 	}
 	if werr == nil && sync {
 		t0 := time.Now()
@@ -478,7 +573,7 @@ func (j *Journal) flushLocked(sync bool) {
 	if sync && werr == nil {
 		j.stats.Syncs++
 		j.stats.SyncTime += took
-		j.lastGroup, j.lastSyncTime = group, took
+		j.expected, j.lastSyncTime = group+j.queuedAppends, took
 	}
 	switch {
 	case werr != nil:
@@ -490,19 +585,50 @@ func (j *Journal) flushLocked(sync bool) {
 			j.log.Error("journal: cannot cut back a failed write; the next Open will drop it as a torn tail",
 				"path", j.path, "offset", start, "err", err)
 		}
-		j.size, j.buf = start, j.buf[:0]
+		j.size, j.buf, j.allocEnd = start, j.buf[:0], start
 	case serr != nil:
 		j.stats.SyncErrors++
-		j.fileEnd, j.writtenSeq = start+int64(len(data)), target
+		j.fileEnd, j.writtenSeq, j.allocEnd = end, target, allocEnd
 		j.failLocked(fmt.Errorf("journal %s: fdatasync: %w", j.path, serr))
 	default:
-		j.fileEnd, j.writtenSeq = start+int64(len(data)), target
+		j.fileEnd, j.writtenSeq, j.allocEnd = end, target, allocEnd
 		if sync {
 			j.syncedSeq = target
 		}
 	}
+	if released != nil {
+		released.release(j.err)
+	}
+	if j.mode == SyncAlways {
+		j.handOffLocked()
+	}
 	j.flushing = false
 	j.cond.Broadcast()
+}
+
+// handOffLocked passes the lead to the current group if it has frames
+// queued, or fails it if the journal is read-only. SyncAlways only.
+func (j *Journal) handOffLocked() {
+	switch {
+	case j.err != nil:
+		j.failGroupLocked()
+	case j.group != nil:
+		select {
+		case j.group.lead <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// failGroupLocked releases the appenders of the current group with the
+// error that made the journal read-only: their frames will never be
+// written. SyncAlways only.
+func (j *Journal) failGroupLocked() {
+	if j.group != nil {
+		j.group.release(j.err)
+		j.group = nil
+	}
+	j.buf, j.queuedAppends = j.buf[:0], 0
 }
 
 // writeAt writes all of p at off. A writer that reports a short write
@@ -581,6 +707,22 @@ func (j *Journal) syncLocked() error {
 	return nil
 }
 
+// cutUnwritten cuts the unwritten space off a journal being closed, so
+// that a closed journal ends with its last frame. Failing to is harmless,
+// since readers skip the space, so it is only logged.
+func (j *Journal) cutUnwritten() {
+	err := j.f.Truncate(j.fileEnd)
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err != nil {
+		j.log.Warn("journal: cannot cut off the unwritten space at close; it is harmless",
+			"path", j.path, "offset", j.fileEnd, "err", err)
+		return
+	}
+	j.allocEnd = j.fileEnd
+}
+
 // Stats returns the counters since Open.
 func (j *Journal) Stats() Stats {
 	j.mu.Lock()
@@ -621,6 +763,9 @@ func (j *Journal) Close() error {
 		j.cond.Wait()
 	}
 	rw, f := j.rw, j.f
+	if err == nil && j.allocEnd > j.fileEnd {
+		j.cutUnwritten()
+	}
 	j.mu.Unlock()
 
 	close(j.stop)
