@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,22 +48,27 @@ func ids(n int) []string {
 
 var created = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
-// BenchmarkAppend measures cookie creations per second through the file
-// store: encode, append, sync as the mode says, apply to the index. Every
-// event creates a new cookie, so the index grows all the way to b.N: the
-// costliest case for the index. sync=none and sync=interval run one writer,
-// as the not-durable run of bench/peers does; sync=none/writers=2 shows what
-// a second writer adds on this machine's two cores.
+// BenchmarkAppend measures events per second through the file store:
+// encode, append, sync as the mode says, apply to the index. Every event
+// creates a new cookie, so the index grows all the way to b.N: the costliest
+// case for the index. sync=none and sync=interval run one writer, as the
+// not-durable run of bench/peers does; sync=none/writers=2 shows what a
+// second writer adds on this machine's two cores. sync=none/create+update
+// runs the workload of bench/peers instead, each cookie created and then
+// logged in on, so that half the events update a cookie already in the
+// index.
 func BenchmarkAppend(b *testing.B) {
-	b.Run("sync=none", func(b *testing.B) { benchAppend(b, journal.SyncNone, 1) })
-	b.Run("sync=none/writers=2", func(b *testing.B) { benchAppend(b, journal.SyncNone, 2) })
-	b.Run("sync=always/writers=1", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 1) })
-	b.Run("sync=always/writers=64", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64) })
-	b.Run("sync=interval", func(b *testing.B) { benchAppend(b, journal.SyncInterval, 1) })
+	b.Run("sync=none", func(b *testing.B) { benchAppend(b, journal.SyncNone, 1, false) })
+	b.Run("sync=none/writers=2", func(b *testing.B) { benchAppend(b, journal.SyncNone, 2, false) })
+	b.Run("sync=none/create+update", func(b *testing.B) { benchAppend(b, journal.SyncNone, 1, true) })
+	b.Run("sync=always/writers=1", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 1, false) })
+	b.Run("sync=always/writers=64", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64, false) })
+	b.Run("sync=interval", func(b *testing.B) { benchAppend(b, journal.SyncInterval, 1, false) })
 }
 
-// benchAppend runs b.N creations from writers goroutines.
-func benchAppend(b *testing.B, mode journal.SyncMode, writers int) {
+// benchAppend runs b.N events from writers goroutines: creations, or with
+// update, a creation and then a login for each cookie, as bench/peers does.
+func benchAppend(b *testing.B, mode journal.SyncMode, writers int, update bool) {
 	s, err := filestore.Open(filepath.Join(b.TempDir(), "cookies.dat"), filestore.Options{
 		Sync: mode, CompactMinBytes: -1, JanitorInterval: -1, Clock: func() time.Time { return created },
 	})
@@ -70,7 +76,19 @@ func benchAppend(b *testing.B, mode journal.SyncMode, writers int) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	keys := ids(b.N)
+	cookies, perCookie := b.N, 1
+	if update {
+		cookies, perCookie = (b.N+1)/2, 2
+	}
+	keys := ids(cookies)
+	// The auth tuple of bench/peers' workload: 100,000 users, so that a
+	// user is logged in on about ten cookies of a million.
+	extra := map[string]any{"tenant": "t7", "plan": "pro"}
+	auths := make([]record.Auth, 0, 100_000)
+	for i := range cap(auths) {
+		auths = append(auths, record.Auth{AuthID: "user-" + strconv.Itoa(i), AuthRole: "user",
+			AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: extra})
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
@@ -87,6 +105,12 @@ func benchAppend(b *testing.B, mode journal.SyncMode, writers int) {
 				if err := s.Create(record.Cookie{ID: keys[i], Created: created, MaxAge: 24 * time.Hour}); err != nil {
 					b.Error(err)
 					return
+				}
+				if perCookie == 2 && int(i)*2+1 < b.N {
+					if err := s.SetAuth(keys[i], auths[int(i)%len(auths)]); err != nil {
+						b.Error(err)
+						return
+					}
 				}
 			}
 		}()
@@ -311,8 +335,9 @@ func TestBenchmarksRun(t *testing.T) {
 		t.Skip("runs the benchmarks once")
 	}
 	for name, fn := range map[string]func(*testing.B){
-		"append-none":   func(b *testing.B) { benchAppend(b, journal.SyncNone, 2) },
-		"append-always": func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64) },
+		"append-none":   func(b *testing.B) { benchAppend(b, journal.SyncNone, 2, false) },
+		"append-update": func(b *testing.B) { benchAppend(b, journal.SyncNone, 1, true) },
+		"append-always": func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64, false) },
 	} {
 		r := testing.Benchmark(fn)
 		if r.N == 0 {
