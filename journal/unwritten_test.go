@@ -230,7 +230,7 @@ func TestWriteAheadFailure(t *testing.T) {
 	good = append(good, filler)
 	fsys.set(func(f *faultFS) {
 		f.writeFault = func(_ int64, n int) (int, error) {
-			if n == aheadChunk {
+			if n == aheadPage {
 				return n / 3, syscall.ENOSPC
 			}
 			return n, nil

@@ -70,9 +70,11 @@ const (
 	aheadChunk = 1 << 20
 )
 
-// zeros is the source of the unwritten space. It is never written, so it
-// stays in the zero page and costs no memory.
-var zeros [aheadChunk]byte
+// aheadPage is the size of each write of unwritten space.
+const aheadPage = 4096
+
+// zeros is the source of the unwritten space. It is never written.
+var zeros [aheadPage]byte
 
 // Journal is an open journal file. Its methods are safe for concurrent use.
 type Journal struct {
@@ -552,7 +554,7 @@ func (j *Journal) flushLocked(sync bool) {
 		werr = writeAt(f, data, start)
 	}
 	if werr == nil && ahead {
-		werr = writeAt(f, zeros[:], end)
+		werr = writeAhead(f, end)
 	}
 	if werr == nil && sync {
 		t0 := time.Now()
@@ -629,6 +631,20 @@ func (j *Journal) failGroupLocked() {
 		j.group = nil
 	}
 	j.buf, j.queuedAppends = j.buf[:0], 0
+}
+
+// writeAhead writes aheadChunk zero bytes at off, a page at a time. One
+// large write would let the kernel cache the range in large folios; every
+// later append would then dirty a whole folio, and its fdatasync write it:
+// on Linux 6.18 and ext4 that was about 57 KB written per 70-byte event,
+// against one 4 KiB page when the zeros are written page by page.
+func writeAhead(f File, off int64) error {
+	for n := int64(0); n < aheadChunk; n += aheadPage {
+		if err := writeAt(f, zeros[:], off+n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeAt writes all of p at off. A writer that reports a short write
