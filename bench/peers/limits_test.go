@@ -13,13 +13,13 @@ var timeZero time.Time
 
 func TestLimits(t *testing.T) {
 	dir := t.TempDir()
-	for _, prealloc := range []bool{false, true} {
-		rate, err := FdatasyncRate(dir, 5, time.Second, prealloc)
-		if prealloc && runtime.GOOS != "linux" {
+	for _, ahead := range []Ahead{Growing, Fallocated, Zeroed} {
+		rate, err := FdatasyncRate(dir, 5, time.Second, ahead)
+		if ahead == Fallocated && runtime.GOOS != "linux" {
 			continue
 		}
 		if err != nil || rate <= 0 {
-			t.Fatalf("FdatasyncRate(prealloc %v) = %v, %v", prealloc, rate, err)
+			t.Fatalf("FdatasyncRate(%v) = %v, %v", ahead, rate, err)
 		}
 	}
 	path, w, err := SeqWrite(dir, 3<<20+5)

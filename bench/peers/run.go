@@ -130,8 +130,10 @@ type Limits struct {
 	// FdatasyncPrealloc is the same into blocks allocated ahead (Linux;
 	// zero elsewhere).
 	FdatasyncPrealloc Sample
-	SeqWrite          Sample // bytes per second, 1 MiB writes then fdatasync
-	SeqRead           Sample // bytes per second, from the page cache
+	// FdatasyncZeroed is the same over zeros written ahead.
+	FdatasyncZeroed Sample
+	SeqWrite        Sample // bytes per second, 1 MiB writes then fdatasync
+	SeqRead         Sample // bytes per second, from the page cache
 }
 
 // AppendResult is one store's figures for one append configuration.
@@ -253,20 +255,30 @@ func (r *Runner) limits() (Limits, error) {
 	return Limits{SeqWrite: newSample(writes), SeqRead: newSample(reads)}, nil
 }
 
-// syncRates measures write+fdatasync per second, appending and into
-// preallocated blocks (where fallocate exists; else prealloc is 0). It runs
-// in each round of the one-writer append runs, next to the stores it is
-// the ceiling of, because a shared disk's sync rate drifts over minutes.
-func (r *Runner) syncRates() (plain, prealloc float64, err error) {
+// syncCeiling is the fastest write+fdatasync rate measured: what one
+// durable writer can at best reach, whichever way its file is laid out.
+func (l Limits) syncCeiling() float64 {
+	return max(l.Fdatasync.Median, l.FdatasyncPrealloc.Median, l.FdatasyncZeroed.Median)
+}
+
+// syncRates measures write+fdatasync per second, appending, into
+// preallocated blocks (where fallocate exists; else prealloc is 0) and over
+// zeros written ahead. It runs in each round of the one-writer append runs,
+// next to the stores it is the ceiling of, because a shared disk's sync
+// rate drifts over minutes.
+func (r *Runner) syncRates() (plain, prealloc, zeroed float64, err error) {
 	set := r.set
-	if plain, err = FdatasyncRate(set.Dir, set.FdatasyncCount, time.Second, false); err != nil {
-		return 0, 0, err
+	if plain, err = FdatasyncRate(set.Dir, set.FdatasyncCount, time.Second, Growing); err != nil {
+		return 0, 0, 0, err
 	}
-	prealloc, perr := FdatasyncRate(set.Dir, set.FdatasyncCount, time.Second, true)
+	prealloc, perr := FdatasyncRate(set.Dir, set.FdatasyncCount, time.Second, Fallocated)
 	if perr != nil {
 		prealloc = 0
 	}
-	return plain, prealloc, nil
+	if zeroed, err = FdatasyncRate(set.Dir, set.FdatasyncCount, time.Second, Zeroed); err != nil {
+		return 0, 0, 0, err
+	}
+	return plain, prealloc, zeroed, nil
 }
 
 func (r *Runner) appends(res *Results) error {
@@ -294,20 +306,21 @@ func (r *Runner) appends(res *Results) error {
 	rates := map[key][]float64{}
 	wbytes := map[key][]float64{}
 	perSync := map[key][]float64{}
-	var syncs, pre []float64
+	var syncs, pre, zeroed []float64
 	for _, w := range set.Writers {
 		for i := -1; i < set.Runs; i++ {
 			if w == 1 {
-				plain, prealloc, err := r.syncRates()
+				plain, prealloc, zero, err := r.syncRates()
 				if err != nil {
 					return err
 				}
 				if i >= 0 {
-					syncs = append(syncs, plain)
+					syncs, zeroed = append(syncs, plain), append(zeroed, zero)
 					if prealloc > 0 {
 						pre = append(pre, prealloc)
 					}
-					r.logf("limits round %d/%d: %.0f fdatasync/s appending, %.0f into preallocated blocks", i+1, set.Runs, plain, prealloc)
+					r.logf("limits round %d/%d: %.0f fdatasync/s appending, %.0f into preallocated blocks, %.0f over zeros",
+						i+1, set.Runs, plain, prealloc, zero)
 				}
 			}
 			for _, eng := range r.engines {
@@ -339,6 +352,7 @@ func (r *Runner) appends(res *Results) error {
 		}
 	}
 	res.Limits.Fdatasync, res.Limits.FdatasyncPrealloc = newSample(syncs), newSample(pre)
+	res.Limits.FdatasyncZeroed = newSample(zeroed)
 	for _, eng := range r.engines {
 		res.Durable[eng.Name] = map[int]AppendResult{}
 		for _, w := range set.Writers {
