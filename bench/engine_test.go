@@ -1,18 +1,6 @@
-// Package bench holds cookiestore's go test benchmarks: the store engine
-// (append, replay, lookup, index memory), the tracking server's handshake,
-// and the machine's own limits measured in the same run, so that every
-// figure can be read as a fraction of what the disk allows.
-//
-// Run them with
-//
-//	go test -run '^$' -bench . -benchmem ./bench
-//
-// and compare two runs with benchstat. The names are a contract: dashboards
-// follow them over time.
 package bench
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -93,7 +81,7 @@ func benchAppend(b *testing.B, mode journal.SyncMode, writers int, update bool) 
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
-	w0 := diskWriteBytes()
+	w0 := DiskWriteBytes()
 	b.ResetTimer()
 	for range writers {
 		wg.Add(1)
@@ -123,7 +111,7 @@ func benchAppend(b *testing.B, mode journal.SyncMode, writers int, update bool) 
 	if w0 >= 0 && mode == journal.SyncAlways {
 		// What the disk is asked to write per event: a page per
 		// fdatasync at best, shared by the events of a group.
-		b.ReportMetric(float64(diskWriteBytes()-w0)/float64(b.N), "disk-B/event")
+		b.ReportMetric(float64(DiskWriteBytes()-w0)/float64(b.N), "disk-B/event")
 	}
 	if st := s.Stats().Journal; st.Syncs > 0 {
 		b.ReportMetric(float64(b.N)/float64(st.Syncs), "events/fdatasync")
@@ -131,24 +119,6 @@ func benchAppend(b *testing.B, mode journal.SyncMode, writers int, update bool) 
 		// group's turn the disk takes and how much the CPU does.
 		b.ReportMetric(float64(st.SyncTime.Microseconds())/float64(st.Syncs), "µs/fdatasync")
 	}
-}
-
-// diskWriteBytes returns the bytes this process has had written to storage,
-// as Linux counts them when pages are dirtied (/proc/self/io write_bytes),
-// or -1 where that is not available.
-func diskWriteBytes() int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return -1
-	}
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("write_bytes:")); ok {
-			if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }
 
 // scratch is a folder for files that several benchmarks share, removed when

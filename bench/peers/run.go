@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"cookiestore/bench"
 )
 
 // Settings size a benchmark run.
@@ -392,11 +394,11 @@ func (r *Runner) appendRun(eng Engine, cfg Config, events []Event, warm, count i
 	if counts {
 		s0 = sc.Syncs()
 	}
-	w0 := processWriteBytes()
+	w0 := bench.DiskWriteBytes()
 	start := time.Now()
 	n, err := drive(s, events[2*warm:2*(warm+count)], cfg.Writers, start.Add(r.set.RunLimit))
 	elapsed := time.Since(start)
-	w1 := processWriteBytes()
+	w1 := bench.DiskWriteBytes()
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%s %s writers=%d: %w", eng.Name, cfg.Durability, cfg.Writers, err)
 	}
@@ -441,27 +443,6 @@ func drive(s Store, events []Event, writers int, deadline time.Time) (int, error
 	}
 	wg.Wait()
 	return int(done.Load()), firstErr
-}
-
-// processWriteBytes returns the bytes this process caused to be written to
-// storage (Linux /proc/self/io write_bytes: counted as pages are dirtied, so
-// a 100-byte append that dirties a page again after its writeback counts a
-// whole page), or -1 where that is not available.
-func processWriteBytes() int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return -1
-	}
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("write_bytes:")); ok {
-			n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
 }
 
 // stream returns the first n cookies of the workload as a dataset is

@@ -1,0 +1,40 @@
+// Package bench holds cookiestore's go test benchmarks: the store engine
+// (append, replay, lookup, index memory), the tracking server's handshake,
+// and the machine's own limits measured in the same run, so that every
+// figure can be read as a fraction of what the disk allows.
+//
+// Run them with
+//
+//	go test -run '^$' -bench . -benchmem ./bench
+//
+// and compare two runs with benchstat. The names are a contract: dashboards
+// follow them over time.
+//
+// Outside its tests the package holds only what bench/peers measures too.
+package bench
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+)
+
+// DiskWriteBytes returns the bytes this process has caused to be written to
+// storage, as Linux counts them when pages are dirtied (/proc/self/io
+// write_bytes): a 100-byte append that dirties a page again after its
+// writeback counts a whole page. It returns -1 where that is not available.
+func DiskWriteBytes() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("write_bytes:")); ok {
+			if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+				return n
+			}
+			return -1
+		}
+	}
+	return -1
+}
