@@ -125,19 +125,26 @@ func allZero(b []byte) bool {
 }
 
 // zeroFrom reports whether the bytes of r from off to size are all zero:
-// the unwritten space at the end of a journal. It stops reading at the
-// first byte that is not, so a short run of zeros costs only its length.
+// the unwritten space at the end of a journal. It reads in steps that
+// double from 64 bytes and stops at the first byte that is not zero, so a
+// run of zeros in a damaged file costs at most about twice its length: a
+// file with many such runs cannot make Repair read the same bytes over and
+// over.
 func zeroFrom(r io.ReaderAt, off, size int64) (bool, error) {
-	buf := make([]byte, min(size-off, scanChunk))
-	for off < size {
-		b := buf[:min(size-off, int64(len(buf)))]
+	var buf []byte
+	for step := int64(64); off < size; step = min(2*step, scanChunk) {
+		n := min(step, size-off)
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		b := buf[:n]
 		if err := readAt(r, b, off); err != nil {
 			return false, err
 		}
 		if !allZero(b) {
 			return false, nil
 		}
-		off += int64(len(b))
+		off += n
 	}
 	return true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -329,6 +330,40 @@ func TestGroupCommitNoLostWakeup(t *testing.T) {
 		case <-done:
 		case <-time.After(20 * time.Second):
 			t.Fatalf("round %d: appenders still waiting after 20 s: a group lost its wake-up", round)
+		}
+	}
+}
+
+// countingReaderAt counts the bytes read through it.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestZeroFromReadsLittle: deciding that a short run of zeros is not the
+// unwritten space reads about the run, not the rest of the file, so that a
+// damaged file with many such runs costs Repair a linear amount of reading.
+func TestZeroFromReadsLittle(t *testing.T) {
+	data := make([]byte, 8<<20)
+	data[100] = 1
+	for _, tt := range []struct {
+		off      int64
+		want     bool
+		maxBytes int64
+	}{
+		{off: 0, want: false, maxBytes: 2 * 128},
+		{off: 101, want: true, maxBytes: int64(len(data))},
+	} {
+		cr := &countingReaderAt{r: bytes.NewReader(data)}
+		got, err := zeroFrom(cr, tt.off, int64(len(data)))
+		if err != nil || got != tt.want || cr.n > tt.maxBytes {
+			t.Fatalf("zeroFrom(%d) = %v, %v after reading %d bytes; want %v within %d", tt.off, got, err, cr.n, tt.want, tt.maxBytes)
 		}
 	}
 }

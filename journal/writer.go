@@ -510,7 +510,7 @@ func (j *Journal) gatherLocked() bool {
 	if want <= 1 || j.queuedAppends >= want {
 		return true
 	}
-	j.flushing = true // others wait on cond instead of leading
+	j.flushing = true // others wait for their group instead of leading
 	deadline := time.Now().Add(min(j.lastSyncTime/4, maxGather))
 	for j.queuedAppends < want && j.err == nil && !j.closed {
 		j.mu.Unlock()
@@ -523,6 +523,7 @@ func (j *Journal) gatherLocked() bool {
 	j.flushing = false
 	if j.err != nil {
 		j.failGroupLocked()
+		j.cond.Broadcast() // a Sync waiting for this "flush" to end
 		return false
 	}
 	return true
