@@ -18,8 +18,9 @@ import (
 
 // readEvents calls visit for every event in the journal at path, in file
 // order: for a single-event frame with batch -1, for the events of a batch
-// frame with their index in the batch. It returns the file size. The event
-// is only valid during the call.
+// frame with their index in the batch. It returns the size of the journal's
+// frames, header included: the file size, less any unwritten space after
+// them. The event is only valid during the call.
 func readEvents(path string, visit func(off int64, batch int, e *record.Event) error) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -40,7 +41,7 @@ func readEvents(path string, visit func(off int64, batch int, e *record.Event) e
 	for {
 		off, payload, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return fi.Size(), nil
+			return off, nil // the end of the frames, before any unwritten space
 		}
 		var fe *journal.FrameError
 		if errors.As(err, &fe) {
