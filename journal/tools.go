@@ -95,7 +95,8 @@ type RepairReport struct {
 	Backup string
 	// Frames is the number of valid frames kept.
 	Frames int64
-	// Bytes is the size of the repaired file.
+	// Bytes is the size of the repaired file, or of the clean one without
+	// its unwritten space.
 	Bytes int64
 	// DroppedBytes is the number of bytes dropped in all.
 	DroppedBytes int64
@@ -166,6 +167,7 @@ func Repair(path string, opts Options) (RepairReport, error) {
 		s.off, start = next, next
 	}
 	if len(rep.Dropped) == 0 {
+		rep.Bytes = keep[0][1] // unwritten space after the frames is not counted
 		return rep, nil
 	}
 	rep.Bytes = HeaderSize

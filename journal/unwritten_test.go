@@ -50,7 +50,7 @@ func TestUnwrittenSpace(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Bytes != end || rep.Size != alloc || rep.Frames != 5 {
 		t.Fatalf("Verify of the crashed file: %+v, %v", rep, err)
 	}
-	if rr, err := Repair(crashed, Options{}); err != nil || rr.Backup != "" || rr.DroppedBytes != 0 {
+	if rr, err := Repair(crashed, Options{}); err != nil || rr.Backup != "" || rr.DroppedBytes != 0 || rr.Bytes != end {
 		t.Fatalf("Repair of the crashed file: %+v, %v; want nothing to do", rr, err)
 	}
 
