@@ -192,14 +192,22 @@ func TestReaderZeros(t *testing.T) {
 	}
 }
 
-// TestCloseCannotCutUnwritten: failing to cut the space off is harmless,
-// so Close still succeeds and the file still opens.
-func TestCloseCannotCutUnwritten(t *testing.T) {
+// openFaultyWith opens a sync=always journal at a fresh path through a
+// faultFS aimed at it, and appends n payloads of prefix.
+func openFaultyWith(t *testing.T, prefix string, n int) (string, *faultFS, *Journal, [][]byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "j.dat")
 	fsys := newFaultFS("j.dat")
 	j, _ := openT(t, path, Options{FS: fsys})
-	want := testPayloads("x", 3)
-	appendT(t, j, want)
+	payloads := testPayloads(prefix, n)
+	appendT(t, j, payloads)
+	return path, fsys, j, payloads
+}
+
+// TestCloseCannotCutUnwritten: failing to cut the space off is harmless,
+// so Close still succeeds and the file still opens.
+func TestCloseCannotCutUnwritten(t *testing.T) {
+	path, fsys, j, want := openFaultyWith(t, "x", 3)
 	fsys.set(func(f *faultFS) { f.truncateErr = syscall.EIO })
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -217,11 +225,7 @@ func TestCloseCannotCutUnwritten(t *testing.T) {
 // TestWriteAheadFailure: a full disk met while writing the space ahead is a
 // failed write like any other.
 func TestWriteAheadFailure(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j.dat")
-	fsys := newFaultFS("j.dat")
-	j, _ := openT(t, path, Options{FS: fsys})
-	good := testPayloads("good", 2)
-	appendT(t, j, good)
+	path, fsys, j, good := openFaultyWith(t, "good", 2)
 	// Fill the chunk, so that the next append writes ahead again, and
 	// fail only that write of zeros.
 	filler := bytes.Repeat([]byte("f"), aheadChunk-int(j.Size())+HeaderSize)
