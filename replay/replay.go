@@ -226,7 +226,9 @@ func Open(path string, idx *memstore.Store, opts journal.Options) (*journal.Jour
 // compacted journal starts with batches, whose density in events per byte
 // it gives; otherwise the file is taken for single Create frames, about 53
 // bytes each for a default 24-character cookie. Updates and Deletes make
-// the estimate high, appended singles after batches make it low; the cap
+// the estimate high, as does the unwritten space (at most 1 MiB of zeros)
+// that a crash leaves after a sync=always journal's frames; appended
+// singles after batches make it low; the cap
 // keeps a huge file from reserving gigabytes for cookies it may not hold.
 const (
 	hintBytesPerCookie    = 48
