@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"cookiestore/journal"
+	"cookiestore/memstore"
 	"cookiestore/record"
 	"cookiestore/replay"
 )
@@ -128,7 +130,7 @@ func (s *Store) startCompactionCheck() {
 
 func (s *Store) checkCompaction() {
 	size := s.j.Size()
-	live := s.liveBytes()
+	live := LiveFrameBytes(s.idx)
 	ratio := 0.0
 	if size > 0 {
 		ratio = max(0, 1-float64(live)/float64(size))
@@ -144,19 +146,22 @@ func (s *Store) checkCompaction() {
 	s.nextCheck.Store(next)
 }
 
-// liveBytes is the size that the live cookies would take as single frames:
-// what the journal would hold if nothing in it were dead.
-func (s *Store) liveBytes() int64 {
+// LiveFrameBytes is the size that the live cookies of idx would take as
+// single frames, a Create for each and an Update for each one logged in:
+// what a journal would hold, its header aside, if nothing in it were dead.
+// The store measures its dead ratio with it, and `cookiestore stats`
+// reports it.
+func LiveFrameBytes(idx *memstore.Store) int64 {
 	var total int64
 	var buf []byte
-	s.idx.Range(func(c record.Cookie) bool {
+	idx.Range(func(c record.Cookie) bool {
 		ev := record.Create(c.ID, c.Created, c.MaxAge)
 		buf, _ = record.AppendEvent(buf[:0], &ev)
-		total += int64(frameOverhead + len(buf))
+		total += int64(journal.FrameHeaderSize + len(buf))
 		if !c.Auth.IsZero() {
 			ev = record.Update(c.ID, c.Auth)
 			buf, _ = record.AppendEvent(buf[:0], &ev)
-			total += int64(frameOverhead + len(buf))
+			total += int64(journal.FrameHeaderSize + len(buf))
 		}
 		return true
 	})
@@ -164,9 +169,6 @@ func (s *Store) liveBytes() int64 {
 }
 
 func (s *Store) lastDeadRatio() float64 { return math.Float64frombits(s.deadRatio.Load()) }
-
-// frameOverhead is the journal's length and checksum words before a payload.
-const frameOverhead = 8
 
 // janitor deletes expired cookies every interval until the store closes.
 func (s *Store) janitor(interval time.Duration) {

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"cookiestore/filestore"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
@@ -94,21 +95,13 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 	}
 	st.Bytes = size
 	// The header is needed by any journal, so it is never dead: an empty
-	// journal has nothing to compact.
-	st.LiveBytes = journal.HeaderSize
-	var buf []byte
+	// journal has nothing to compact. The frames are what a compaction
+	// would keep, as the file store estimates it.
+	st.LiveBytes = journal.HeaderSize + filestore.LiveFrameBytes(idx)
 	idx.Range(func(c record.Cookie) bool {
 		st.Live++
-		// What a compaction would write for this cookie, one event per
-		// frame, as the file store estimates it.
-		ev := record.Create(c.ID, c.Created, c.MaxAge)
-		buf, _ = record.AppendEvent(buf[:0], &ev)
-		st.LiveBytes += int64(journal.FrameHeaderSize + len(buf))
 		if !c.Auth.IsZero() {
 			st.LoggedIn++
-			ev = record.Update(c.ID, c.Auth)
-			buf, _ = record.AppendEvent(buf[:0], &ev)
-			st.LiveBytes += int64(journal.FrameHeaderSize + len(buf))
 		}
 		return true
 	})
