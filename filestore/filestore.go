@@ -232,11 +232,7 @@ func (s *Store) Create(c record.Cookie) error {
 		return memstore.ErrExists
 	}
 	ev := record.Create(c.ID, c.Created, c.MaxAge)
-	if err := s.append(&ev); err != nil {
-		return err
-	}
-	s.idx.Apply(&ev)
-	return nil
+	return s.commit(&ev)
 }
 
 // SetAuth replaces the auth tuple of cookie id; the zero Auth logs it out
@@ -249,11 +245,7 @@ func (s *Store) SetAuth(id string, a record.Auth) error {
 		return memstore.ErrNotFound
 	}
 	ev := record.Update(id, a)
-	if err := s.append(&ev); err != nil {
-		return err
-	}
-	s.idx.Apply(&ev)
-	return nil
+	return s.commit(&ev)
 }
 
 // Delete removes cookie id for good: logout, or revoke. It returns
@@ -265,11 +257,7 @@ func (s *Store) Delete(id string) error {
 		return memstore.ErrNotFound
 	}
 	ev := record.Delete(id)
-	if err := s.append(&ev); err != nil {
-		return err
-	}
-	s.idx.Apply(&ev)
-	return nil
+	return s.commit(&ev)
 }
 
 // DeleteByAuthID deletes every live cookie on which authid is logged in and
@@ -297,11 +285,7 @@ func (s *Store) deleteIfAuthID(id, authid string) error {
 		return memstore.ErrNotFound
 	}
 	ev := record.Delete(id)
-	if err := s.append(&ev); err != nil {
-		return err
-	}
-	s.idx.Apply(&ev)
-	return nil
+	return s.commit(&ev)
 }
 
 // Err returns nil while the store accepts writes, and the reason once it has
@@ -363,8 +347,10 @@ func (s *Store) unlock(m *sync.Mutex) {
 	m.Unlock()
 }
 
-// append encodes ev into a pooled buffer and appends it to the journal.
-func (s *Store) append(ev *record.Event) error {
+// commit encodes ev into a pooled buffer, appends it to the journal and,
+// once it is as durable as the sync mode says, applies it to the index:
+// the order every mutation keeps, under its stripe lock.
+func (s *Store) commit(ev *record.Event) error {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
 	b, err := record.AppendEvent((*bp)[:0], ev)
@@ -375,6 +361,7 @@ func (s *Store) append(ev *record.Event) error {
 	if _, err := s.j.Append(b); err != nil {
 		return fmt.Errorf("filestore: append %s of a cookie: %w", ev.Kind, err)
 	}
+	s.idx.Apply(ev)
 	if s.opts.CompactMinBytes > 0 && s.j.Size() >= s.nextCheck.Load() {
 		s.startCompactionCheck()
 	}
