@@ -17,7 +17,22 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
+
+// WriteZerosAhead writes n zero bytes at off in f, a 4 KiB page at a time,
+// and fdatasyncs them: the unwritten space that a sync=always journal keeps
+// ahead of its frames (docs/FORMAT.md), for measuring writes over it.
+func WriteZerosAhead(f *os.File, off, n int64) error {
+	zeros := make([]byte, 4096)
+	for at := off; at < off+n; at += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros, at); err != nil {
+			return err
+		}
+	}
+	return unix.Fdatasync(int(f.Fd()))
+}
 
 // DiskWriteBytes returns the bytes this process has caused to be written to
 // storage, as Linux counts them when pages are dirtied (/proc/self/io

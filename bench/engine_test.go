@@ -273,14 +273,7 @@ func BenchmarkLimits(b *testing.B) {
 			defer f.Close()
 			buf := make([]byte, 4096)
 			if ahead {
-				// A page at a time, as the journal does (see its writeAhead).
-				zeros := make([]byte, len(buf))
-				for off := 0; off < b.N*len(buf); off += len(zeros) {
-					if _, err := f.WriteAt(zeros, int64(off)); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				if err := WriteZerosAhead(f, 0, int64(b.N*len(buf))); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"cookiestore/bench"
 )
 
 // Ahead says what a file holds past the records FdatasyncRate writes.
@@ -81,13 +83,7 @@ func extend(f *os.File, ahead Ahead, off, n int64) error {
 	if ahead == Fallocated {
 		return preallocate(f.Fd(), off, n)
 	}
-	zeros := make([]byte, 4096)
-	for at := off; at < off+n; at += int64(len(zeros)) {
-		if _, err := f.WriteAt(zeros, at); err != nil {
-			return err
-		}
-	}
-	return unix.Fdatasync(int(f.Fd()))
+	return bench.WriteZerosAhead(f, off, n)
 }
 
 // SeqWrite writes size bytes to a fresh file in dir in 1 MiB writes followed
