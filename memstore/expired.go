@@ -10,9 +10,9 @@ func (s *Store) ExpiredIDs() []string {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		for id, e := range sh.ids {
-			if e.expiredAt(now) {
-				ids = append(ids, id)
+		for pos, tag := range sh.ids.tags {
+			if tag != 0 && sh.ids.entryAt(pos).expiredAt(now) {
+				ids = append(ids, sh.ids.idAt(pos))
 			}
 		}
 		sh.mu.RUnlock()

@@ -60,7 +60,12 @@ func checkIndex(t testing.TB, s *Store) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		for id, e := range sh.ids {
+		checkTable(t, &sh.ids)
+		for pos, tag := range sh.ids.tags {
+			if tag == 0 {
+				continue
+			}
+			id, e := sh.ids.idAt(pos), sh.ids.entryAt(pos)
 			if a := e.authID(); a != "" {
 				if set := sh.byAuth[a]; set == nil || !set.has(id) {
 					t.Errorf("shard %d: entry with authid %q missing from byAuth", i, a)
@@ -75,7 +80,7 @@ func checkIndex(t testing.TB, s *Store) {
 				t.Errorf("shard %d: empty byAuth set for %q", i, a)
 			}
 			for _, id := range set.list() {
-				if e, ok := sh.ids[id]; !ok || e.authID() != a {
+				if e, _, ok := sh.ids.lookup(s.hash(id), id); !ok || e.authID() != a {
 					t.Errorf("shard %d: byAuth[%q] holds an ID whose entry has authid %q (present %v)", i, a, e.authID(), ok)
 				}
 			}

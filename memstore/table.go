@@ -1,0 +1,290 @@
+package memstore
+
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"cookiestore/record"
+)
+
+// table is one shard's map from cookie ID to entry: a hash table with open
+// addressing and linear probing, in arrays that hold no pointers.
+//
+// A Go map[string]entry did this job before, and a stream of new cookies
+// spent most of its time there (BenchmarkAppend/sync=none): the garbage
+// collector scanned every key and auth pointer of the index at each cycle,
+// and growing the map read every ID string again to rehash it. Here the IDs
+// live in one byte slice, each position keeps its ID's full hash, and auth
+// tuples sit in a side slice that only logged-in cookies use; so the
+// collector skips the index, and growing it moves hashes and slots without
+// touching an ID.
+//
+// Every method takes the ID's hash, which the Store computes once per call
+// (see Store.hash), so that no operation hashes an ID twice.
+type table struct {
+	// tags holds at each position the tag of the entry there, or 0 for an
+	// empty position. Probing reads only tags, sixteen to a cache line, and
+	// compares an ID only when its tag matches in full.
+	tags []uint32
+	// slots holds the entry at the same position as its tag.
+	slots []slot
+	// keys holds the IDs, each as a uvarint length and its bytes, in
+	// chunks that are filled one after another and never move, so that
+	// adding an ID never copies the others. Removing an entry leaves its
+	// bytes behind, counted in deadKeys, until compactKeys drops them.
+	keys     [][]byte
+	keyBytes int // bytes in keys, dead ones included
+	deadKeys int
+	// auths holds the auth tuples of logged-in entries, at slot.auth-1;
+	// freeAuths lists the indexes of auths that are free for reuse.
+	auths     []*record.Auth
+	freeAuths []uint32
+	live      int
+}
+
+// slot is what a table keeps per entry, beside its tag.
+type slot struct {
+	created int64  // issue time, Unix nanoseconds
+	maxAge  int64  // lifetime, nanoseconds
+	key     uint32 // where the ID is in table.keys: chunk<<16 | offset
+	auth    uint32 // 1 + index in table.auths; 0 when nobody is logged in
+}
+
+// tagOf returns the tag of an ID from its hash, which has its low bit set
+// (Store.hash): never 0, which marks an empty position. The Store picks a
+// shard from the hash's high bits, the table a position from the tag.
+func tagOf(h uint64) uint32 { return uint32(h) }
+
+// home returns the position at which probing for tag starts. It skips the
+// low bit, which is always set.
+func (t *table) home(tag uint32) int { return int(tag>>1) & (len(t.tags) - 1) }
+
+// next returns the position after i, wrapping around.
+func (t *table) next(i int) int { return (i + 1) & (len(t.tags) - 1) }
+
+// maxLoad is how full a table may get, as a fraction: 3/4 keeps the probe
+// for an absent ID, which every new cookie makes, to a cache line or two of
+// tags on average.
+const maxLoadNum, maxLoadDen = 3, 4
+
+// capacity is how many entries a table of size positions may hold.
+func capacity(size int) int { return size / maxLoadDen * maxLoadNum }
+
+// minTableSize is the smallest number of positions a table has once it
+// holds anything.
+const minTableSize = 8
+
+// find returns the position of id, whose hash is h, or, if the table does
+// not hold id, the empty position at which it would go (0 while the table
+// has none).
+func (t *table) find(h uint64, id string) (pos int, found bool) {
+	if len(t.tags) == 0 {
+		return 0, false
+	}
+	tag := tagOf(h)
+	for i := t.home(tag); ; i = t.next(i) {
+		switch t.tags[i] {
+		case 0:
+			return i, false
+		case tag:
+			if string(t.keyAt(i)) == id {
+				return i, true
+			}
+		}
+	}
+}
+
+// lookup returns the entry of id.
+func (t *table) lookup(h uint64, id string) (entry, int, bool) {
+	i, ok := t.find(h, id)
+	if !ok {
+		return entry{}, 0, false
+	}
+	return t.entryAt(i), i, true
+}
+
+// keyAt returns the ID at position i, which must be in use. The bytes are
+// the table's own: they change when the table does.
+func (t *table) keyAt(i int) []byte {
+	return t.keyFrom(t.keys, t.slots[i].key)
+}
+
+// keyFrom returns the ID at ref in chunks.
+func (t *table) keyFrom(chunks [][]byte, ref uint32) []byte {
+	chunk := chunks[ref>>16][ref&0xffff:]
+	n, w := binary.Uvarint(chunk)
+	return chunk[w : w+int(n)]
+}
+
+// Chunks of keys start small, so that the 64 shards of a small index take
+// little room, and double up to maxKeyChunk, so that an offset in a chunk
+// fits 16 bits. An ID longer than that gets a chunk of its own.
+const minKeyChunk, maxKeyChunk = 256, 64 << 10
+
+// maxKeyChunks is how many chunks a table can refer to: 4 GiB of IDs, more
+// than the 64 shards of any index that fits in memory hold.
+const maxKeyChunks = 1 << 16
+
+// storeKey appends id to t's keys and returns where it is, for slot.key.
+func storeKey[ID string | []byte](t *table, id ID) uint32 {
+	need := uvarintLen(uint64(len(id))) + len(id)
+	last := len(t.keys) - 1
+	if last < 0 || len(t.keys[last])+need > cap(t.keys[last]) {
+		size := minKeyChunk
+		if last >= 0 {
+			size = min(2*cap(t.keys[last]), maxKeyChunk)
+		}
+		if len(t.keys) == maxKeyChunks {
+			panic("memstore: a shard holds more ID bytes than it can refer to")
+		}
+		t.keys = append(t.keys, make([]byte, 0, max(size, need)))
+		last++
+	}
+	off := len(t.keys[last])
+	t.keys[last] = binary.AppendUvarint(t.keys[last], uint64(len(id)))
+	t.keys[last] = append(t.keys[last], id...)
+	t.keyBytes += need
+	return uint32(last)<<16 | uint32(off)
+}
+
+// idAt returns a copy of the ID at position i.
+func (t *table) idAt(i int) string { return string(t.keyAt(i)) }
+
+// entryAt returns the entry at position i, which must be in use.
+func (t *table) entryAt(i int) entry {
+	s := &t.slots[i]
+	e := entry{created: s.created, maxAge: s.maxAge}
+	if s.auth != 0 {
+		e.auth = t.auths[s.auth-1]
+	}
+	return e
+}
+
+// set replaces the entry at position i, which must be in use.
+func (t *table) set(i int, e entry) {
+	s := &t.slots[i]
+	s.created, s.maxAge = e.created, e.maxAge
+	switch {
+	case e.auth == nil && s.auth != 0:
+		t.auths[s.auth-1] = nil
+		t.freeAuths = append(t.freeAuths, s.auth-1)
+		s.auth = 0
+	case e.auth != nil && s.auth != 0:
+		t.auths[s.auth-1] = e.auth
+	case e.auth != nil:
+		if n := len(t.freeAuths); n > 0 {
+			s.auth = t.freeAuths[n-1] + 1
+			t.freeAuths = t.freeAuths[:n-1]
+			t.auths[s.auth-1] = e.auth
+		} else {
+			t.auths = append(t.auths, e.auth)
+			s.auth = uint32(len(t.auths))
+		}
+	}
+}
+
+// insert adds id, which the table does not hold, with entry e. pos is where
+// find said it would go; insert grows the table first if it is full.
+func (t *table) insert(pos int, h uint64, id string, e entry) {
+	tag := tagOf(h)
+	if t.live >= capacity(len(t.tags)) {
+		t.resize(max(2*len(t.tags), minTableSize))
+		pos = t.emptyFor(tag)
+	}
+	t.tags[pos] = tag
+	t.slots[pos] = slot{key: storeKey(t, id)}
+	t.set(pos, e)
+	t.live++
+}
+
+// emptyFor returns the first empty position on tag's probe sequence.
+func (t *table) emptyFor(tag uint32) int {
+	i := t.home(tag)
+	for t.tags[i] != 0 {
+		i = t.next(i)
+	}
+	return i
+}
+
+// removeAt removes the entry at position i, which must be in use. It fills
+// the gap by moving back the entries after it that probing would no longer
+// reach, rather than leaving a marker, so that probe sequences stay as short
+// as if the entry had never been there. An entry after i may thus move to i:
+// a loop that removes while it walks the positions looks at i again.
+func (t *table) removeAt(i int) {
+	s := &t.slots[i]
+	if s.auth != 0 {
+		t.auths[s.auth-1] = nil
+		t.freeAuths = append(t.freeAuths, s.auth-1)
+	}
+	n := len(t.keyAt(i))
+	t.deadKeys += uvarintLen(uint64(n)) + n
+	for j := t.next(i); t.tags[j] != 0; j = t.next(j) {
+		// The entry at j may move to i only if its home does not lie
+		// cyclically in (i, j]: probing for it starts at or before i.
+		if h := t.home(t.tags[j]); (j-h)&(len(t.tags)-1) >= (j-i)&(len(t.tags)-1) {
+			t.tags[i], t.slots[i] = t.tags[j], t.slots[j]
+			i = j
+		}
+	}
+	t.tags[i], t.slots[i] = 0, slot{}
+	t.live--
+	if t.live == 0 {
+		*t = table{tags: t.tags, slots: t.slots} // keep the positions, drop keys and auths
+	} else if t.deadKeys > t.keyBytes/2 && t.deadKeys > 4<<10 {
+		t.compactKeys()
+	}
+}
+
+func uvarintLen(n uint64) int { return (bits.Len64(n|1) + 6) / 7 }
+
+// resize rebuilds the table with size positions, a power of two that holds
+// every entry. Entries move with their tags; no ID is read.
+func (t *table) resize(size int) {
+	oldTags, oldSlots := t.tags, t.slots
+	t.tags, t.slots = make([]uint32, size), make([]slot, size)
+	for i, tag := range oldTags {
+		if tag != 0 {
+			j := t.emptyFor(tag)
+			t.tags[j], t.slots[j] = tag, oldSlots[i]
+		}
+	}
+}
+
+// reserve makes room for n more entries without growing on the way.
+func (t *table) reserve(n int) {
+	want := t.live + n
+	if want <= capacity(len(t.tags)) {
+		return
+	}
+	size := minTableSize
+	for capacity(size) < want {
+		size *= 2
+	}
+	t.resize(size)
+}
+
+// compactKeys copies the IDs still in use into new chunks.
+func (t *table) compactKeys() {
+	old := t.keys
+	t.keys, t.keyBytes, t.deadKeys = nil, 0, 0
+	for i, tag := range t.tags {
+		if tag != 0 {
+			t.slots[i].key = storeKey(t, t.keyFrom(old, t.slots[i].key))
+		}
+	}
+}
+
+// touch reads the home position of the tags at the given indexes, so that
+// the processor fetches them together (see Store.ApplyAll). The sum it
+// returns only keeps the reads from being optimized away.
+func (t *table) touch(hashes []uint64, indexes []int32) uint32 {
+	if len(t.tags) == 0 {
+		return 0
+	}
+	var sum uint32
+	for _, i := range indexes {
+		sum += t.tags[t.home(tagOf(hashes[i]))]
+	}
+	return sum
+}
