@@ -14,10 +14,13 @@ import (
 // spent most of its time there (BenchmarkAppend/sync=none): the garbage
 // collector scanned every key and auth pointer of the index at each cycle,
 // and growing the map read every ID string again to rehash it. Here the IDs
-// live in one byte slice, each position keeps its ID's full hash, and auth
-// tuples sit in a side slice that only logged-in cookies use; so the
-// collector skips the index, and growing it moves hashes and slots without
-// touching an ID.
+// live in byte chunks, each position keeps 32 bits of its ID's hash, and
+// auth tuples sit in a side slice that only logged-in cookies use; so the
+// collector skips the index, and growing it moves tags and slots without
+// touching an ID. A position takes 28 bytes, against 41 for a Go map's
+// string key and three-word value: on a virtual machine that backs memory
+// only when it is first touched, the memory a growing index touches is a
+// large part of its cost.
 //
 // Every method takes the ID's hash, which the Store computes once per call
 // (see Store.hash), so that no operation hashes an ID twice.
