@@ -388,23 +388,29 @@ func (j *Journal) admitLocked() error {
 }
 
 // commitGroup is the appenders that one SyncAlways flush carries.
+//
+// Its appenders wait on one channel, which carries two signals: a value
+// is the lead token, which the flush before the group's own passes on when
+// it ends with the group's frames queued, and which makes the appender who
+// takes it flush them; the channel's close ends the wait of all. One
+// channel rather than two lets each appender wait with a plain receive: a
+// select would have each of the dozens of appenders that a close wakes lock
+// both channels again, one after another, to leave the other's queue.
 type commitGroup struct {
-	// done is closed, after err is set, when the flush is over.
-	done chan struct{}
-	// lead passes the group a token when the flush before it ends with
-	// the group's frames queued: the appender that takes it flushes them.
-	lead chan struct{}
+	// wake takes the lead token (it has room for one) and is closed,
+	// after err is set, when the flush is over.
+	wake chan struct{}
 	err  error
 }
 
 func newCommitGroup() *commitGroup {
-	return &commitGroup{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	return &commitGroup{wake: make(chan struct{}, 1)}
 }
 
 // release ends the group's wait with err.
 func (g *commitGroup) release(err error) {
 	g.err = err
-	close(g.done)
+	close(g.wake)
 }
 
 // waitUnlock returns once the bytes up to stream position end are as
@@ -441,19 +447,20 @@ func (j *Journal) waitUnlock(end int64) error {
 			// Our frames are in buf: no flush has run since we queued
 			// them, as we have held j.mu. A flush that takes them later
 			// takes this group with them, so it is ours for good, even
-			// when j.group has moved on by the time a lead wakes us.
+			// when j.group has moved on by the time a lead token
+			// wakes us.
 			if j.group == nil {
 				j.group = newCommitGroup()
 			}
 			g = j.group
 		}
 		j.mu.Unlock()
-		select {
-		case <-g.done:
+		if _, lead := <-g.wake; !lead {
 			return g.err
-		case <-g.lead:
-			j.mu.Lock()
 		}
+		// A lead token; it may also be one left over in a group
+		// that has just been released, which the loop sees.
+		j.mu.Lock()
 	}
 }
 
@@ -617,7 +624,7 @@ func (j *Journal) handOffLocked() {
 		j.failGroupLocked()
 	case j.group != nil:
 		select {
-		case j.group.lead <- struct{}{}:
+		case j.group.wake <- struct{}{}:
 		default:
 		}
 	}
