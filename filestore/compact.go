@@ -47,14 +47,14 @@ func (s *Store) compact() (CompactStats, error) {
 	if _, err := s.PurgeExpired(); err != nil {
 		return CompactStats{}, err
 	}
-	// With the gate held exclusively no mutation is between its append and
-	// its apply, so every event before the rewrite's starting offset is in
-	// the index that the snapshot below reads. Events after that offset may
+	// With every stripe held no mutation is between its append and its
+	// apply, so every event before the rewrite's starting offset is in the
+	// index that the snapshot below reads. Events after that offset may
 	// show in the snapshot too; they are copied after it and replayed in
 	// order, and each event sets whole fields, so the result is the same.
-	s.gate.Lock()
+	s.lockAll()
 	rw, err := s.j.BeginRewrite()
-	s.gate.Unlock()
+	s.unlockAll()
 	if err != nil {
 		return CompactStats{}, fmt.Errorf("filestore: compact %s: %w", s.path, err)
 	}
@@ -113,7 +113,7 @@ func (s *Store) startCompactionCheck() {
 		return
 	}
 	// Not closeMu: Close holds that while it waits for this goroutine, which
-	// may wait for the gate that the caller of this function holds.
+	// may wait for the stripe lock that the caller of this function holds.
 	s.bgMu.Lock()
 	defer s.bgMu.Unlock()
 	if s.bgClosed {
@@ -209,16 +209,8 @@ func (s *Store) PurgeExpired() (int, error) {
 // purge deletes one batch of expired IDs under every stripe lock, so that no
 // call on those cookies can slip between the check and the delete.
 func (s *Store) purge(ids []string) (int, error) {
-	for i := range s.stripes {
-		s.stripes[i].Lock()
-	}
-	s.gate.RLock()
-	defer func() {
-		s.gate.RUnlock()
-		for i := range s.stripes {
-			s.stripes[i].Unlock()
-		}
-	}()
+	s.lockAll()
+	defer s.unlockAll()
 	events := make([]record.Event, 0, len(ids))
 	for _, id := range ids {
 		if _, live := s.idx.Get(id); !live {

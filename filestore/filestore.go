@@ -110,10 +110,10 @@ type Store struct {
 	j   *journal.Journal
 	idx *memstore.Store
 
-	// gate lets compaction freeze the journal's end at a point where every
-	// event before it has reached the index: mutations hold it shared from
-	// append to apply, compaction takes it exclusively for an instant.
-	gate    sync.RWMutex
+	// stripes order the mutations of each cookie: a mutation holds its
+	// cookie's stripe from its check to its apply, append and fdatasync
+	// included. Holding all of them (lockAll) freezes the journal's end at
+	// a point where every event before it has reached the index.
 	seed    maphash.Seed
 	stripes [stripes]sync.Mutex
 	bufs    sync.Pool
@@ -332,19 +332,30 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// lock takes the stripe lock of id and the shared side of the gate. It
-// returns the stripe, for unlock; no closure, so the hot path stays
-// allocation free.
+// lock takes the stripe lock of id. It returns the stripe, for unlock; no
+// closure, so the hot path stays allocation free.
 func (s *Store) lock(id string) *sync.Mutex {
 	m := &s.stripes[maphash.String(s.seed, id)%stripes]
 	m.Lock()
-	s.gate.RLock()
 	return m
 }
 
-func (s *Store) unlock(m *sync.Mutex) {
-	s.gate.RUnlock()
-	m.Unlock()
+func (s *Store) unlock(m *sync.Mutex) { m.Unlock() }
+
+// lockAll takes every stripe lock, in order, and so waits for every
+// mutation in flight and holds off new ones. Compaction and purges use it;
+// they are rare, so that mutations need no lock shared by all of them,
+// whose cache line two cores would pass back and forth at every call.
+func (s *Store) lockAll() {
+	for i := range s.stripes {
+		s.stripes[i].Lock()
+	}
+}
+
+func (s *Store) unlockAll() {
+	for i := range s.stripes {
+		s.stripes[i].Unlock()
+	}
 }
 
 // commit encodes ev into a pooled buffer, appends it to the journal and,
