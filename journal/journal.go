@@ -53,11 +53,12 @@
 // fdatasync. Later frames overwrite blocks the file system has already
 // allocated without changing the file's size, so their fdatasyncs flush data
 // and commit no metadata: on ext4 that made the fdatasync of a 4 KiB group
-// 1.7 to 3 times as fast (BenchmarkLimits/fdatasync-4KiB in package bench). Zero bytes that run from the end of the last frame
-// to the end of the file are therefore the end of the journal, not damage:
-// Open keeps them (Recovery.Unwritten) and appends into them, readers stop
-// at them, and Close cuts them off. A zero length followed by anything but
-// zeros is a bad frame like any other.
+// 1.7 to 3 times as fast (BenchmarkLimits/fdatasync-4KiB in package bench).
+// Zero bytes that run from the end of the last frame to the end of the file
+// are therefore the end of the journal, not damage: Open keeps them
+// (Recovery.Unwritten) and appends into them, readers stop at them, and
+// Close cuts them off. A zero length followed by anything but zeros is a
+// bad frame like any other.
 //
 // # Recovery
 //

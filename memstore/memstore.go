@@ -139,13 +139,18 @@ type shard struct {
 	_ [128 - unsafe.Sizeof(shardState{})%128]byte
 }
 
-// put stores e under id, whose tag is tag, and keeps byAuth in step. The
+// put stores e under id, whose hash is h, and keeps byAuth in step. The
 // caller holds mu.
 func (sh *shard) put(h uint64, id string, e entry) {
-	var old entry
-	pos, had := sh.ids.find(h, id)
+	old, pos, had := sh.ids.lookup(h, id)
+	sh.putAt(pos, had, old, h, id, e)
+}
+
+// putAt is put for a caller that has looked id up already, and changed
+// nothing in the shard since: pos, had and old are what lookup returned.
+// It saves probing the table twice.
+func (sh *shard) putAt(pos int, had bool, old entry, h uint64, id string, e entry) {
 	if had {
-		old = sh.ids.entryAt(pos)
 		sh.ids.set(pos, e)
 	} else {
 		sh.ids.insert(pos, h, id, e)
@@ -289,10 +294,11 @@ func (s *Store) Create(c record.Cookie) error {
 	sh := s.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old, _, ok := sh.ids.lookup(h, c.ID); ok && !old.expiredAt(now) {
+	old, pos, had := sh.ids.lookup(h, c.ID)
+	if had && !old.expiredAt(now) {
 		return ErrExists
 	}
-	sh.put(h, c.ID, e)
+	sh.putAt(pos, had, old, h, c.ID, e)
 	return nil
 }
 
@@ -338,12 +344,13 @@ func (s *Store) SetAuth(id string, a record.Auth) error {
 	sh := s.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, _, ok := sh.ids.lookup(h, id)
-	if !ok || e.expiredAt(now) {
+	old, pos, ok := sh.ids.lookup(h, id)
+	if !ok || old.expiredAt(now) {
 		return ErrNotFound
 	}
+	e := old
 	e.auth = auth
-	sh.put(h, id, e)
+	sh.putAt(pos, true, old, h, id, e)
 	return nil
 }
 
@@ -446,9 +453,10 @@ func (sh *shard) apply(h uint64, e *record.Event) {
 	case record.KindCreate:
 		sh.put(h, e.ID, entry{created: e.Created.UnixNano(), maxAge: int64(e.MaxAge)})
 	case record.KindUpdate:
-		if ent, _, ok := sh.ids.lookup(h, e.ID); ok {
+		if old, pos, ok := sh.ids.lookup(h, e.ID); ok {
+			ent := old
 			ent.auth = normalize(e.Auth)
-			sh.put(h, e.ID, ent)
+			sh.putAt(pos, true, old, h, e.ID, ent)
 		}
 	case record.KindDelete:
 		if ent, pos, ok := sh.ids.lookup(h, e.ID); ok {

@@ -97,11 +97,12 @@ func (t *table) find(h uint64, id string) (pos int, found bool) {
 	}
 }
 
-// lookup returns the entry of id.
+// lookup returns the entry of id and its position, or, if the table does
+// not hold id, the zero entry and the position find returns for it.
 func (t *table) lookup(h uint64, id string) (entry, int, bool) {
 	i, ok := t.find(h, id)
 	if !ok {
-		return entry{}, 0, false
+		return entry{}, i, false
 	}
 	return t.entryAt(i), i, true
 }
@@ -169,9 +170,7 @@ func (t *table) set(i int, e entry) {
 	s.created, s.maxAge = e.created, e.maxAge
 	switch {
 	case e.auth == nil && s.auth != 0:
-		t.auths[s.auth-1] = nil
-		t.freeAuths = append(t.freeAuths, s.auth-1)
-		s.auth = 0
+		t.freeAuth(s)
 	case e.auth != nil && s.auth != 0:
 		t.auths[s.auth-1] = e.auth
 	case e.auth != nil:
@@ -184,6 +183,13 @@ func (t *table) set(i int, e entry) {
 			s.auth = uint32(len(t.auths))
 		}
 	}
+}
+
+// freeAuth drops the auth tuple of s, which has one.
+func (t *table) freeAuth(s *slot) {
+	t.auths[s.auth-1] = nil
+	t.freeAuths = append(t.freeAuths, s.auth-1)
+	s.auth = 0
 }
 
 // insert adds id, which the table does not hold, with entry e. pos is where
@@ -215,10 +221,8 @@ func (t *table) emptyFor(tag uint32) int {
 // as if the entry had never been there. An entry after i may thus move to i:
 // a loop that removes while it walks the positions looks at i again.
 func (t *table) removeAt(i int) {
-	s := &t.slots[i]
-	if s.auth != 0 {
-		t.auths[s.auth-1] = nil
-		t.freeAuths = append(t.freeAuths, s.auth-1)
+	if s := &t.slots[i]; s.auth != 0 {
+		t.freeAuth(s)
 	}
 	n := len(t.keyAt(i))
 	t.deadKeys += uvarintLen(uint64(n)) + n
