@@ -284,7 +284,11 @@ func (t *table) compactKeys() {
 
 // touch reads the home position of the tags at the given indexes, so that
 // the processor fetches them together (see Store.ApplyAll). The sum it
-// returns only keeps the reads from being optimized away.
+// returns keeps the reads from being optimized away, but only if touch is
+// not inlined: inlined into a caller that drops the sum, the reads went away
+// with it.
+//
+//go:noinline
 func (t *table) touch(hashes []uint64, indexes []int32) uint32 {
 	if len(t.tags) == 0 {
 		return 0
