@@ -344,38 +344,40 @@ func BenchmarkLimits(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
-	b.Run("wakeup", func(b *testing.B) {
-		// What the first wake-up of a group's release costs the goroutine
-		// that returns from the fdatasync. While the fdatasync ran, every
-		// other core went idle, so making a goroutine runnable may mean
-		// waking one; on a virtual machine that interrupt can hold the
-		// waker for tens of microseconds, once per group, before any
-		// writer of the group runs. With one processor there is no core to
-		// wake, and this is the cost of a plain channel close.
-		f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
+	b.Run("wakeup", benchWakeup)
+}
+
+// benchWakeup measures what the first wake-up of a group's release costs the
+// goroutine that returns from the fdatasync. While the fdatasync ran, every
+// other core went idle, so making a goroutine runnable may mean waking one;
+// on a virtual machine that interrupt can hold the waker for tens of
+// microseconds, once per group, before any writer of the group runs. With
+// one processor there is no core to wake, and this is the cost of a plain
+// channel close.
+func benchWakeup(b *testing.B) {
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 100)
+	var waking time.Duration
+	b.ResetTimer()
+	for range b.N {
+		wake, woken := make(chan struct{}), make(chan struct{})
+		go func() { <-wake; close(woken) }()
+		if _, err := f.Write(buf); err != nil {
 			b.Fatal(err)
 		}
-		defer f.Close()
-		buf := make([]byte, 100)
-		var waking time.Duration
-		b.ResetTimer()
-		for range b.N {
-			wake, woken := make(chan struct{}), make(chan struct{})
-			go func() { <-wake; close(woken) }()
-			if _, err := f.Write(buf); err != nil {
-				b.Fatal(err)
-			}
-			if err := unix.Fdatasync(int(f.Fd())); err != nil {
-				b.Fatal(err)
-			}
-			t0 := time.Now()
-			close(wake)
-			waking += time.Since(t0)
-			<-woken
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(waking.Nanoseconds())/1e3/float64(b.N), "µs/wakeup")
-	})
+		t0 := time.Now()
+		close(wake)
+		waking += time.Since(t0)
+		<-woken
+	}
+	b.ReportMetric(float64(waking.Nanoseconds())/1e3/float64(b.N), "µs/wakeup")
 }
 
 // TestBenchmarksRun runs every benchmark once at a tiny size, so that plain
@@ -384,17 +386,21 @@ func TestBenchmarksRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the benchmarks once")
 	}
-	for name, fn := range map[string]func(*testing.B){
-		"append-none":   func(b *testing.B) { benchAppend(b, journal.SyncNone, 2, false) },
-		"append-update": func(b *testing.B) { benchAppend(b, journal.SyncNone, 1, true) },
-		"append-always": func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64, false) },
+	for _, bm := range []struct {
+		name, metric string
+		run          func(*testing.B)
+	}{
+		{"append-none", "events/s", func(b *testing.B) { benchAppend(b, journal.SyncNone, 2, false) }},
+		{"append-update", "events/s", func(b *testing.B) { benchAppend(b, journal.SyncNone, 1, true) }},
+		{"append-always", "events/s", func(b *testing.B) { benchAppend(b, journal.SyncAlways, 64, false) }},
+		{"wakeup", "µs/wakeup", benchWakeup},
 	} {
-		r := testing.Benchmark(fn)
+		r := testing.Benchmark(bm.run)
 		if r.N == 0 {
-			t.Fatalf("%s did not run", name)
+			t.Fatalf("%s did not run", bm.name)
 		}
-		if r.Extra["events/s"] <= 0 {
-			t.Fatalf("%s reported no events/s: %v", name, r.Extra)
+		if r.Extra[bm.metric] <= 0 {
+			t.Fatalf("%s reported no %s: %v", bm.name, bm.metric, r.Extra)
 		}
 	}
 }
