@@ -265,20 +265,10 @@ func BenchmarkLimits(b *testing.B) {
 	b.Run("fdatasync", func(b *testing.B) {
 		// What sync=always/writers=1 can at best do: append 100 bytes to a
 		// growing file and fdatasync, once per event.
-		f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		buf := make([]byte, 100)
+		appendSync := rawAppender(b)
 		b.ResetTimer()
 		for range b.N {
-			if _, err := f.Write(buf); err != nil {
-				b.Fatal(err)
-			}
-			if err := unix.Fdatasync(int(f.Fd())); err != nil {
-				b.Fatal(err)
-			}
+			appendSync()
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fdatasyncs/s")
 	})
@@ -347,6 +337,27 @@ func BenchmarkLimits(b *testing.B) {
 	b.Run("wakeup", benchWakeup)
 }
 
+// rawAppender opens a fresh file in b's temporary folder and returns a
+// function that appends 100 bytes to it and fdatasyncs: one durable event
+// with nothing of the store around it. An error fails b; the file is closed
+// when b ends.
+func rawAppender(b *testing.B) func() {
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	buf := make([]byte, 100)
+	return func() {
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // benchWakeup measures what the first wake-up of a group's release costs the
 // goroutine that returns from the fdatasync. While the fdatasync ran, every
 // other core went idle, so making a goroutine runnable may mean waking one;
@@ -355,23 +366,13 @@ func BenchmarkLimits(b *testing.B) {
 // one processor there is no core to wake, and this is the cost of a plain
 // channel close.
 func benchWakeup(b *testing.B) {
-	f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 100)
+	appendSync := rawAppender(b)
 	var waking time.Duration
 	b.ResetTimer()
 	for range b.N {
 		wake, woken := make(chan struct{}), make(chan struct{})
 		go func() { <-wake; close(woken) }()
-		if _, err := f.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-		if err := unix.Fdatasync(int(f.Fd())); err != nil {
-			b.Fatal(err)
-		}
+		appendSync() // long enough for the goroutine to wait, and the other core to idle
 		t0 := time.Now()
 		close(wake)
 		waking += time.Since(t0)
