@@ -163,6 +163,15 @@ func (sh *shard) putAt(pos int, had bool, old entry, h uint64, id string, e entr
 	}
 }
 
+// setAuthAt replaces the auth tuple of the entry old, which lookup found at
+// position pos for id, and keeps byAuth in step: SetAuth and an applied
+// Update both end here. The caller holds mu.
+func (sh *shard) setAuthAt(pos int, old entry, h uint64, id string, auth *record.Auth) {
+	e := old
+	e.auth = auth
+	sh.putAt(pos, true, old, h, id, e)
+}
+
 // removeAt removes the entry at position pos, whose ID is id, and its
 // byAuth link. The caller holds mu.
 func (sh *shard) removeAt(pos int, id string, e entry) {
@@ -348,9 +357,7 @@ func (s *Store) SetAuth(id string, a record.Auth) error {
 	if !ok || old.expiredAt(now) {
 		return ErrNotFound
 	}
-	e := old
-	e.auth = auth
-	sh.putAt(pos, true, old, h, id, e)
+	sh.setAuthAt(pos, old, h, id, auth)
 	return nil
 }
 
@@ -454,9 +461,7 @@ func (sh *shard) apply(h uint64, e *record.Event) {
 		sh.put(h, e.ID, entry{created: e.Created.UnixNano(), maxAge: int64(e.MaxAge)})
 	case record.KindUpdate:
 		if old, pos, ok := sh.ids.lookup(h, e.ID); ok {
-			ent := old
-			ent.auth = normalize(e.Auth)
-			sh.putAt(pos, true, old, h, e.ID, ent)
+			sh.setAuthAt(pos, old, h, e.ID, normalize(e.Auth))
 		}
 	case record.KindDelete:
 		if ent, pos, ok := sh.ids.lookup(h, e.ID); ok {
