@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cookiestore/filestore"
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
@@ -51,7 +52,7 @@ func (l idList) at(i int) string {
 	return unsafe.String(&l.buf[i*record.DefaultIDLength], record.DefaultIDLength)
 }
 
-var created = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+var created = testkit.Start()
 
 // BenchmarkAppend measures events per second through the file store:
 // encode, append, sync as the mode says, apply to the index. Every event
@@ -75,7 +76,7 @@ func BenchmarkAppend(b *testing.B) {
 // update, a creation and then a login for each cookie, as bench/peers does.
 func benchAppend(b *testing.B, mode journal.SyncMode, writers int, update bool) {
 	s, err := filestore.Open(filepath.Join(b.TempDir(), "cookies.dat"), filestore.Options{
-		Sync: mode, CompactMinBytes: -1, JanitorInterval: -1, Clock: func() time.Time { return created },
+		Sync: mode, CompactMinBytes: -1, JanitorInterval: -1, Clock: testkit.NewClock().Now,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -173,7 +174,7 @@ func TestMain(m *testing.M) {
 var replayJournal = sync.OnceValues(func() (string, error) {
 	path := filepath.Join(scratch, "replay.dat")
 	s, err := filestore.Open(path, filestore.Options{Sync: journal.SyncNone, CompactMinBytes: -1, JanitorInterval: -1,
-		Clock: func() time.Time { return created }})
+		Clock: testkit.NewClock().Now})
 	if err != nil {
 		return "", err
 	}
@@ -198,7 +199,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			idx := memstore.New(memstore.Options{Clock: func() time.Time { return created }, JanitorInterval: -1})
+			idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
 			j, st, err := replay.Open(path, idx, journal.Options{})
 			if err != nil {
 				b.Fatal(err)
@@ -218,7 +219,7 @@ func BenchmarkReplay(b *testing.B) {
 // BenchmarkGet measures parallel lookups of random existing cookies in an
 // index of a million.
 func BenchmarkGet(b *testing.B) {
-	idx := memstore.New(memstore.Options{Clock: func() time.Time { return created }, JanitorInterval: -1})
+	idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
 	defer idx.Close()
 	keys := ids(1_000_000)
 	for i := range keys.n {
@@ -249,7 +250,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		idx := memstore.New(memstore.Options{Clock: func() time.Time { return created }, JanitorInterval: -1})
+		idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
 		for i := range keys.n {
 			if err := idx.Create(record.Cookie{ID: keys.at(i), Created: created, MaxAge: 24 * time.Hour}); err != nil {
 				b.Fatal(err)

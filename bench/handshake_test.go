@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/httpd"
+	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 )
 
@@ -21,9 +22,10 @@ import (
 // floor is returning within 1.3x of off: looking up a cookie must cost
 // little next to the handshake itself.
 func BenchmarkHandshake(b *testing.B) {
-	store := memstore.New(memstore.Options{})
+	clk := testkit.NewClock()
+	store := memstore.New(memstore.Options{Clock: clk.Now})
 	defer store.Close()
-	opts := httpd.Options{Logger: slog.New(slog.DiscardHandler)}
+	opts := httpd.Options{Logger: slog.New(slog.DiscardHandler), Clock: clk.Now}
 	off, err := httpd.NewTracker(&httpd.WebSocketService{}, nil, opts)
 	if err != nil {
 		b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/node"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestClockJumps(t *testing.T) {
 	const maxAge = time.Hour
 	dir := t.TempDir()
-	clock := newTestClock()
+	clock := testkit.NewClock()
 	start := func() *testServer {
 		t.Helper()
 		return startServer(t, trackingConfig(int(maxAge/time.Second), "always"), dir,

@@ -15,6 +15,7 @@ import (
 
 	"cookiestore/filestore"
 	"cookiestore/httpd"
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/node"
 	"cookiestore/record"
@@ -26,8 +27,13 @@ import (
 
 // journalState opens the journal at path on the real file system, as a
 // restarted server would, and returns its live cookies by ID.
+// A nil clock is a test clock at its start, where the servers of these
+// tests run unless they move theirs.
 func journalState(t *testing.T, path string, clock func() time.Time) map[string]record.Cookie {
 	t.Helper()
+	if clock == nil {
+		clock = testkit.NewClock().Now
+	}
 	st, err := filestore.Open(path, filestore.Options{Clock: clock, JanitorInterval: -1, CompactMinBytes: -1})
 	if err != nil {
 		t.Fatalf("reopen %s: %v", path, err)
@@ -224,7 +230,7 @@ func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 // their IDs in order.
 func writeJournal(t *testing.T, path string, n int) []string {
 	t.Helper()
-	st, err := filestore.Open(path, filestore.Options{Sync: journal.SyncNone})
+	st, err := filestore.Open(path, filestore.Options{Sync: journal.SyncNone, Clock: testkit.NewClock().Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +240,7 @@ func writeJournal(t *testing.T, path string, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Create(record.Cookie{ID: id, Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := st.Create(record.Cookie{ID: id, Created: testkit.Start(), MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -293,7 +299,7 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cookies.dat")
 			ids := writeJournal(t, path, 5)
 			fsys := newFaultFS("cookies.dat")
-			o := &node.Opener{FS: fsys}
+			o := &node.Opener{FS: fsys, Clock: testkit.NewClock().Now}
 			st, err := o.Open(httpd.StoreConfig{Type: "file", Filename: path, Sync: "always"}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -303,7 +309,7 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 
 			fsys.set(func(f *faultFS) { f.writeFault = tt.fault })
 			id, _ := record.NewID(nil, record.DefaultIDLength)
-			err = st.Create(record.Cookie{ID: id, Created: time.Now(), MaxAge: time.Hour})
+			err = st.Create(record.Cookie{ID: id, Created: testkit.Start(), MaxAge: time.Hour})
 			want := []string{path, fmt.Sprintf("at offset %d", end)}
 			if !errors.Is(err, tt.want) || !errors.Is(err, journal.ErrReadOnly) || !containsAll(err.Error(), want) {
 				t.Fatalf("Create with a short write: %v; want %v naming %q", err, tt.want, want)

@@ -28,6 +28,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/httpd"
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/node"
 )
@@ -65,20 +66,6 @@ func ticketOf(authid string) string {
 	return aliceTicket
 }
 
-// testClock is an injectable clock that tests move by hand, backwards too.
-type testClock struct{ ns atomic.Int64 }
-
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-
-func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(t0.UnixNano())
-	return c
-}
-
-func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-
 // testServer is an httpd.Server serving a config on 127.0.0.1, with the
 // stores its Opener opened.
 type testServer struct {
@@ -97,7 +84,7 @@ type testServer struct {
 // serverOptions are what a test may change in how startServer runs.
 type serverOptions struct {
 	opener *node.Opener     // nil = a plain Opener
-	clock  func() time.Time // nil = time.Now; given to the server and the Opener
+	clock  func() time.Time // nil = a test clock; given to the server and the Opener
 	logger *slog.Logger     // nil = discard
 }
 
@@ -126,9 +113,10 @@ func tryStartServer(cfgJSON, dir string, so serverOptions) (*testServer, error) 
 	if so.opener == nil {
 		so.opener = &node.Opener{}
 	}
-	if so.clock != nil {
-		so.opener.Clock = so.clock
+	if so.clock == nil {
+		so.clock = testkit.NewClock().Now
 	}
+	so.opener.Clock = so.clock
 	if so.logger == nil {
 		so.logger = slog.New(slog.DiscardHandler)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/record"
 )
@@ -61,7 +62,7 @@ func fail(err error) {
 // it is killed. Each cookie goes through create, login, and for every third
 // one a logout, in that order.
 func crashChildAppend(path, round string) {
-	s, err := Open(path, Options{Sync: journal.SyncAlways, JanitorInterval: -1, CompactMinBytes: 256 << 10})
+	s, err := Open(path, Options{Clock: testkit.NewClock().Now, Sync: journal.SyncAlways, JanitorInterval: -1, CompactMinBytes: 256 << 10})
 	if err != nil {
 		fail(err)
 	}
@@ -74,7 +75,7 @@ func crashChildAppend(path, round string) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				cid := fmt.Sprintf("r%s-w%d-%012d", round, w, i)
-				if err := s.Create(record.Cookie{ID: cid, Created: time.Now(), MaxAge: time.Hour}); err != nil {
+				if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
 					fail(err)
 				}
 				acks.ack("c %s", cid)
@@ -179,7 +180,7 @@ func TestCrashDuringAppendsKeepsAcknowledged(t *testing.T) {
 		}
 		// The parent opens the journal the child was killed on: it must open
 		// cleanly and hold every acknowledged call.
-		s, err := Open(path, Options{JanitorInterval: -1, CompactMinBytes: -1})
+		s, err := Open(path, Options{Clock: testkit.NewClock().Now, JanitorInterval: -1, CompactMinBytes: -1})
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
@@ -233,7 +234,7 @@ func (f renameHookFS) Rename(oldpath, newpath string) error {
 // it is killed.
 func crashChildCompact(path, round string) {
 	var acks ackWriter
-	s, err := Open(path, Options{Sync: journal.SyncAlways, JanitorInterval: -1, CompactMinBytes: -1,
+	s, err := Open(path, Options{Clock: testkit.NewClock().Now, Sync: journal.SyncAlways, JanitorInterval: -1, CompactMinBytes: -1,
 		FS: renameHookFS{FS: journal.OSFS(), acks: &acks}})
 	if err != nil {
 		fail(err)
@@ -241,7 +242,7 @@ func crashChildCompact(path, round string) {
 	acks.ack("ready")
 	for k := 0; ; k++ {
 		cid := fmt.Sprintf("k%s-%018d", round, k)
-		if err := s.Create(record.Cookie{ID: cid, Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
 			fail(err)
 		}
 		acks.ack("c %s", cid)
@@ -266,7 +267,7 @@ func TestCrashDuringCompactionKeepsEveryCookie(t *testing.T) {
 	live := map[string]bool{}
 	for i := range 20000 {
 		cid := id(i)
-		if err := s.Create(record.Cookie{ID: cid, Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		for k := range 2 {
@@ -307,7 +308,7 @@ func TestCrashDuringCompactionKeepsEveryCookie(t *testing.T) {
 			}
 		}
 		kills[mode]++
-		s, err := Open(path, Options{JanitorInterval: -1, CompactMinBytes: -1})
+		s, err := Open(path, Options{Clock: testkit.NewClock().Now, JanitorInterval: -1, CompactMinBytes: -1})
 		if err != nil {
 			t.Fatalf("round %d (%s): reopen after SIGKILL: %v", round, mode, err)
 		}

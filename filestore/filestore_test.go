@@ -14,22 +14,21 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+// t0 is where every test clock starts.
+var t0 = testkit.Start()
 
-// fakeClock is an injectable clock that tests move by hand.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *fakeClock { c := &fakeClock{}; c.ns.Store(t.UnixNano()); return c }
-func (c *fakeClock) Now() time.Time   { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Set(t time.Time)  { c.ns.Store(t.UnixNano()) }
-
+// open opens a store; one without a clock gets a test clock that stays at t0.
 func open(t *testing.T, path string, opts Options) *Store {
 	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = testkit.NewClock().Now
+	}
 	s, err := Open(path, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -56,7 +55,7 @@ func snapshot(r interface {
 
 func TestCreateGetReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now})
 	alice := record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: map[string]any{"plan": "pro"}}
 	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Hour}); err != nil {
@@ -126,7 +125,7 @@ func TestDeleteSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	s := open(t, path, Options{})
 	for i := range 3 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +153,7 @@ func TestDeleteByAuthID(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	s := open(t, path, Options{})
 	for i := range 6 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		who := "alice"
@@ -191,7 +190,7 @@ func TestModelReplay(t *testing.T) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
-			clk := newClock(t0)
+			clk := testkit.NewClock()
 			path := filepath.Join(t.TempDir(), "cookies.dat")
 			s := open(t, path, Options{Clock: clk.Now, Sync: journal.SyncNone, CompactMinBytes: -1, JanitorInterval: -1})
 			model := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
@@ -257,7 +256,7 @@ func sameError(t *testing.T, op int, got, want error) {
 }
 
 func TestExpiryIsImmediate(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := open(t, filepath.Join(t.TempDir(), "c.dat"), Options{Clock: clk.Now, JanitorInterval: -1})
 	defer s.Close()
 	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Minute}); err != nil {
@@ -280,7 +279,7 @@ func TestExpiryIsImmediate(t *testing.T) {
 // not bring an expired cookie back, not even after a restart.
 func TestPurgedCookieStaysDeletedWhenClockJumpsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.dat")
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now, JanitorInterval: -1})
 	for i := range 3 {
 		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Duration(i+1) * time.Minute}); err != nil {
@@ -310,7 +309,7 @@ func TestPurgedCookieStaysDeletedWhenClockJumpsBack(t *testing.T) {
 }
 
 func TestJanitorPurges(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := open(t, filepath.Join(t.TempDir(), "c.dat"), Options{Clock: clk.Now, JanitorInterval: 5 * time.Millisecond})
 	defer s.Close()
 	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Second}); err != nil {
@@ -328,7 +327,7 @@ func TestJanitorPurges(t *testing.T) {
 
 func TestCompactShrinksAndKeepsState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now, Sync: journal.SyncNone, CompactMinBytes: -1, JanitorInterval: -1})
 	for i := range 2000 {
 		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
@@ -402,7 +401,7 @@ func TestCompactWithConcurrentWriters(t *testing.T) {
 				default:
 				}
 				cid := fmt.Sprintf("w%d-%019d", w, i)
-				if err := s.Create(record.Cookie{ID: cid, Created: time.Now(), MaxAge: time.Hour}); err != nil {
+				if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -449,7 +448,7 @@ func TestAutomaticCompaction(t *testing.T) {
 			}
 		}})
 	defer s.Close()
-	if err := s.Create(record.Cookie{ID: id(0), Created: time.Now(), MaxAge: time.Hour}); err != nil {
+	if err := s.Create(record.Cookie{ID: id(0), Created: t0, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	// Rewriting one cookie's auth over and over makes nearly every byte dead.
@@ -469,7 +468,7 @@ func TestAutomaticCompaction(t *testing.T) {
 
 func TestPurgeOnStartup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now, JanitorInterval: -1})
 	for i := range 100 {
 		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Duration(1+i%2) * time.Hour}); err != nil {
@@ -509,7 +508,7 @@ func TestCorruptMiddleIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	s := open(t, path, Options{})
 	for i := range 10 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -536,7 +535,7 @@ func TestCloseTwiceAndUseAfterClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Create(record.Cookie{ID: id(1), Created: time.Now(), MaxAge: time.Hour}); err == nil {
+	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Hour}); err == nil {
 		t.Fatal("Create after Close succeeded")
 	}
 }

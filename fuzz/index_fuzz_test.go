@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 	"cookiestore/record"
 )
@@ -51,8 +52,8 @@ func FuzzIndex(f *testing.F) {
 		if len(ops) > 4000 {
 			return // long inputs add nothing but time
 		}
-		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		clock := func() time.Time { return now }
+		clk := testkit.NewClock()
+		now, clock := clk.Now(), clk.Now
 		s := memstore.New(memstore.Options{Clock: clock, JanitorInterval: -1})
 		defer s.Close()
 		m := map[string]record.Cookie{}
@@ -148,7 +149,8 @@ func FuzzIndex(f *testing.F) {
 					t.Fatalf("op %d: PurgeExpired = %d, want %d", i, got, want)
 				}
 			case 5: // time passes
-				now = now.Add(time.Duration(arg%4) * time.Second)
+				clk.Add(time.Duration(arg%4) * time.Second)
+				now = clk.Now()
 			}
 			if s.Len() != len(m) {
 				t.Fatalf("op %d: Len = %d, want %d", i, s.Len(), len(m))

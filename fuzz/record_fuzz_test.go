@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/record"
 	"cookiestore/replay"
 )
@@ -85,7 +86,7 @@ func FuzzEventDecode(f *testing.F) {
 // copies of them.
 func eventSeeds(tb testing.TB) [][]byte {
 	tb.Helper()
-	created := time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+	created := testkit.Start()
 	evs := []record.Event{
 		record.Create("abcdefghijklmnopqrstuvwx", created, 24*time.Hour),
 		record.Create("abcdef", time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC), time.Second),

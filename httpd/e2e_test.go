@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/filestore"
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 )
 
@@ -63,7 +64,7 @@ func (f fullFile) WriteAt(p []byte, off int64) (int, error) {
 type fileNode struct {
 	t     *testing.T
 	path  string
-	clock *clock
+	clock *testkit.Clock
 	fs    journal.FS
 }
 
@@ -94,7 +95,7 @@ func (n *fileNode) start() *testServer {
 }
 
 func newFileNode(t *testing.T) *fileNode {
-	return &fileNode{t: t, path: filepath.Join(t.TempDir(), "cookies.dat"), clock: newClock()}
+	return &fileNode{t: t, path: filepath.Join(t.TempDir(), "cookies.dat"), clock: testkit.NewClock()}
 }
 
 func (ts *testServer) dial(t *testing.T, cookie string) *client {
@@ -149,7 +150,7 @@ func TestFileStoreNewReuseLoginRestartLogout(t *testing.T) {
 	ts = restart(t, n, ts, a, again, u)
 	b1 := ts.dial(t, id)
 	want := authInfo{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthProvider: "cookie"}
-	if b1.hello.New || b1.hello.Auth == nil || *b1.hello.Auth != want || b1.hello.Created != "2026-11-26T12:00:00Z" {
+	if b1.hello.New || b1.hello.Auth == nil || *b1.hello.Auth != want || b1.hello.Created != t0.UTC().Format(time.RFC3339) {
 		t.Fatalf("after restart: %+v auth %+v", b1.hello, b1.hello.Auth)
 	}
 	doc := ts.status(t)

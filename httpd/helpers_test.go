@@ -17,30 +17,20 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+// t0 is where every test clock starts.
+var t0 = testkit.Start()
 
-// clock is a settable clock for expiry tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// memStore returns a memory store on clk, without a janitor, closed when
+// the test ends. A test gives the tracker the same clock.
+func memStore(t *testing.T, clk *testkit.Clock) *memstore.Store {
+	s := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // logBuffer collects log output from many goroutines.
@@ -158,7 +148,7 @@ type env struct {
 	store   Store
 	srv     *httptest.Server
 	url     string
-	clock   *clock
+	clock   *testkit.Clock
 	logs    *logBuffer
 }
 
@@ -166,7 +156,7 @@ type env struct {
 // gets a fresh memstore on the env's clock.
 func newEnv(t *testing.T, svc *WebSocketService, store Store, opts Options) *env {
 	t.Helper()
-	e := &env{t: t, clock: newClock()}
+	e := &env{t: t, clock: testkit.NewClock()}
 	if opts.Clock == nil {
 		opts.Clock = e.clock.Now
 	}

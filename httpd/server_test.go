@@ -28,6 +28,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 )
 
@@ -57,6 +58,9 @@ func startServer(t *testing.T, cfg *Config, opts Options) *testServer {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger, _ = debugLogger()
+	}
+	if opts.Clock == nil {
+		opts.Clock = testkit.NewClock().Now
 	}
 	s, err := New(cfg, opts)
 	if err != nil {
@@ -140,11 +144,13 @@ func TestServerStatusAndMetrics(t *testing.T) {
 	noLeaks(t)
 	stats := StoreStats{EventsAppended: 42, JournalBytes: 4096, Syncs: 7, SyncErrors: 1, Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Err: "fdatasync: input/output error"}
 	var onSync func(time.Duration, error)
+	clk := testkit.NewClock()
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Version: "v1.2.3",
+		Clock:   clk.Now,
 		OpenStore: func(sc StoreConfig, sync func(time.Duration, error)) (Store, error) {
 			onSync = sync
-			return statsStore{Store: memstore.New(memstore.Options{Clock: time.Now}), stats: stats}, nil
+			return statsStore{Store: memStore(t, clk), stats: stats}, nil
 		},
 	})
 	onSync(3*time.Millisecond, nil)
@@ -250,9 +256,11 @@ func TestManyConnectionsOnFewCookies(t *testing.T) {
 	noLeaks(t)
 	const cookies, perCookie = 50, 20
 	var store *memstore.Store
+	clk := testkit.NewClock()
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
+		Clock: clk.Now,
 		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
-			store = memstore.New(memstore.Options{})
+			store = memStore(t, clk)
 			return store, nil
 		},
 	})
@@ -347,9 +355,11 @@ func TestReadHeaderTimeout(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	noLeaks(t)
 	var store *faultStore
+	clk := testkit.NewClock()
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
+		Clock: clk.Now,
 		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
-			store = &faultStore{Store: memstore.New(memstore.Options{})}
+			store = &faultStore{Store: memStore(t, clk)}
 			return store, nil
 		},
 	})
@@ -378,9 +388,11 @@ func TestGracefulShutdown(t *testing.T) {
 
 func TestCloseWithoutServe(t *testing.T) {
 	var store *faultStore
+	clk := testkit.NewClock()
 	s, err := New(parseTestConfig(t, webConfig, t.TempDir()), Options{
+		Clock: clk.Now,
 		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
-			store = &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
+			store = &faultStore{Store: memStore(t, clk)}
 			return store, nil
 		},
 	})
@@ -444,12 +456,14 @@ func TestNewErrors(t *testing.T) {
 	})
 	t.Run("opener fails: earlier stores are closed", func(t *testing.T) {
 		var opened []*faultStore
+		clk := testkit.NewClock()
 		_, err := New(parseTestConfig(t, fileCfg, t.TempDir()), Options{
+			Clock: clk.Now,
 			OpenStore: func(sc StoreConfig, _ func(time.Duration, error)) (Store, error) {
 				if sc.Type == "file" {
 					return nil, fmt.Errorf("open %s: %w", sc.Filename, syscall.EAGAIN)
 				}
-				fs := &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
+				fs := &faultStore{Store: memStore(t, clk)}
 				opened = append(opened, fs)
 				return fs, nil
 			},
@@ -529,9 +543,11 @@ func TestTLSEndpointAndWebSocketTransport(t *testing.T) {
 // message to a client contains a cookie value.
 func TestNoCookieValueInLogsOrMessages(t *testing.T) {
 	logger, logs := debugLogger()
-	fs := &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
+	clk := testkit.NewClock()
+	fs := &faultStore{Store: memStore(t, clk)}
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Logger:    logger,
+		Clock:     clk.Now,
 		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) { return fs, nil },
 	})
 	var clients []*client

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 	"cookiestore/record"
 )
@@ -34,7 +35,7 @@ func TestNewCookieThenReuse(t *testing.T) {
 	}
 	h := first.hello
 	if !h.New || h.Connections != 1 || !isHexVisitor(h.Visitor) || h.Visitor != visitorOf(id) ||
-		h.Created != "2026-11-26T12:00:00Z" || h.Auth != nil {
+		h.Created != t0.UTC().Format(time.RFC3339) || h.Auth != nil {
 		t.Fatalf("first hello = %+v", h)
 	}
 
@@ -105,10 +106,10 @@ func TestCookieFoundAmongOthers(t *testing.T) {
 }
 
 func TestTrackerChecksExpiryItself(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock()
 	// The store's clock never moves, so the store itself never hides the
 	// cookie: only the tracker's own check can.
-	store := memstore.New(memstore.Options{Clock: func() time.Time { return t0 }})
+	store := memStore(t, testkit.NewClock())
 	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, store, Options{Clock: clk.Now})
 	known := e.dial("").value()
 	clk.Add(24*time.Hour - time.Second)
@@ -143,8 +144,8 @@ func TestSetCookieAttributes(t *testing.T) {
 			if tt.modify != nil {
 				tt.modify(cc)
 			}
-			store := memstore.New(memstore.Options{Clock: time.Now})
-			tr, err := NewTracker(&WebSocketService{Cookie: cc}, store, Options{})
+			clk := testkit.NewClock()
+			tr, err := NewTracker(&WebSocketService{Cookie: cc}, memStore(t, clk), Options{Clock: clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -417,8 +418,9 @@ func TestLogoutKicksOtherConnections(t *testing.T) {
 }
 
 func TestLogoutThatCannotBeStored(t *testing.T) {
-	fs := &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, fs, Options{})
+	clk := testkit.NewClock()
+	fs := &faultStore{Store: memStore(t, clk)}
+	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, fs, Options{Clock: clk.Now})
 	a := e.dial("")
 	b := e.dial(a.value())
 	fs.deleteErr = syscall.EIO
@@ -651,8 +653,9 @@ func TestConnectionCapPerCookie(t *testing.T) {
 }
 
 func TestCreateFailureRefusesWith503(t *testing.T) {
-	fs := &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now}), createErr: syscall.ENOSPC}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, fs, Options{})
+	clk := testkit.NewClock()
+	fs := &faultStore{Store: memStore(t, clk), createErr: syscall.ENOSPC}
+	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, fs, Options{Clock: clk.Now})
 	_, resp, err := websocket.DefaultDialer.Dial(e.url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("handshake with a full disk: %v %v, want 503", err, resp)
@@ -677,8 +680,9 @@ func TestCreateFailureRefusesWith503(t *testing.T) {
 }
 
 func TestLoginThatCannotBeStored(t *testing.T) {
-	fs := &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, fs, Options{})
+	clk := testkit.NewClock()
+	fs := &faultStore{Store: memStore(t, clk)}
+	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, fs, Options{Clock: clk.Now})
 	c := e.dial("")
 	fs.mu.Lock()
 	fs.setAuthErr = syscall.ENOSPC
@@ -845,8 +849,9 @@ func (s *spyStore) Get(id string) (record.Cookie, bool) {
 }
 
 func TestMalformedIDsNeverReachTheStore(t *testing.T) {
-	spy := &spyStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, spy, Options{})
+	clk := testkit.NewClock()
+	spy := &spyStore{Store: memStore(t, clk)}
+	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, spy, Options{Clock: clk.Now})
 	bad := []string{"short", strings.Repeat("a", 25), "abcdefghijklmnopqrstuv;x", `"abcdefghijklmnopqrstuvw`, "abcdefghijklmnopqrstuvé"}
 	var header []string
 	for _, b := range bad {
@@ -876,8 +881,9 @@ func TestMalformedIDsNeverReachTheStore(t *testing.T) {
 // A logout that runs between a handshake's lookup of its cookie and its
 // registration must not leave that connection on the deleted cookie.
 func TestHandshakeRacingLogout(t *testing.T) {
-	spy := &spyStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, spy, Options{})
+	clk := testkit.NewClock()
+	spy := &spyStore{Store: memStore(t, clk)}
+	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, spy, Options{Clock: clk.Now})
 	id := e.dial("").value()
 	spy.mu.Lock()
 	spy.during = func(got string) {
@@ -900,8 +906,9 @@ func TestHandshakeRacingLogout(t *testing.T) {
 // repeated, issued IDs mixed with forged ones) never crash the handshake
 // and never reuse an ID that the store did not issue.
 func TestRandomCookieHeaders(t *testing.T) {
-	store := memstore.New(memstore.Options{Clock: time.Now})
-	tr, err := NewTracker(&WebSocketService{Cookie: memoryCookie()}, store, Options{Logger: slog.New(slog.DiscardHandler)})
+	clk := testkit.NewClock()
+	store := memStore(t, clk)
+	tr, err := NewTracker(&WebSocketService{Cookie: memoryCookie()}, store, Options{Logger: slog.New(slog.DiscardHandler), Clock: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -909,7 +916,7 @@ func TestRandomCookieHeaders(t *testing.T) {
 	var known []string
 	for range 10 {
 		id, _ := record.NewID(nil, 24)
-		if err := store.Create(record.Cookie{ID: id, Created: time.Now(), MaxAge: time.Hour}); err != nil {
+		if err := store.Create(record.Cookie{ID: id, Created: clk.Now(), MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		issued[id] = true

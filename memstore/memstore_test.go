@@ -8,29 +8,17 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/record"
 )
 
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+// t0 is where every test clock starts.
+var t0 = testkit.Start()
 
-// clock is a settable fake clock, safe for concurrent use.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func newStore(t testing.TB, c *clock) *Store {
+func newStore(t testing.TB, c *testkit.Clock) *Store {
 	t.Helper()
 	s := New(Options{Clock: c.Now, JanitorInterval: -1})
 	t.Cleanup(func() { s.Close() })
@@ -90,7 +78,7 @@ func checkIndex(t testing.TB, s *Store) {
 }
 
 func TestCreateGet(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	tests := []struct {
 		name    string
 		seed    []record.Cookie // created first, must succeed
@@ -118,7 +106,7 @@ func TestCreateGet(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			clk.Advance(tt.advance)
+			clk.Add(tt.advance)
 			err := s.Create(tt.c)
 			switch {
 			case tt.wantErr == errAny:
@@ -151,7 +139,7 @@ func TestCreateGet(t *testing.T) {
 var errAny = errors.New("any error")
 
 func TestCreateReplacingExpiredDropsAuth(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 		t.Fatal(err)
@@ -159,7 +147,7 @@ func TestCreateReplacingExpiredDropsAuth(t *testing.T) {
 	if err := s.SetAuth("aaaaaa", alice); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	if err := s.Create(cookie("aaaaaa", clk.Now(), time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +162,7 @@ func TestCreateReplacingExpiredDropsAuth(t *testing.T) {
 }
 
 func TestGetMissing(t *testing.T) {
-	s := newStore(t, newClock(t0))
+	s := newStore(t, testkit.NewClock())
 	if c, ok := s.Get("nosuch"); ok || !reflect.DeepEqual(c, record.Cookie{}) {
 		t.Fatalf("Get = %+v, %v; want zero, false", c, ok)
 	}
@@ -198,7 +186,7 @@ func TestSetAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock(t0)
+			clk := testkit.NewClock()
 			s := newStore(t, clk)
 			if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 				t.Fatal(err)
@@ -206,7 +194,7 @@ func TestSetAuth(t *testing.T) {
 			if err := s.SetAuth("aaaaaa", record.Auth{AuthID: "previous"}); err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(tt.advance)
+			clk.Add(tt.advance)
 			err := s.SetAuth(tt.id, tt.auth)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("SetAuth = %v, want %v", err, tt.wantErr)
@@ -237,7 +225,7 @@ func TestSetAuth(t *testing.T) {
 }
 
 func TestGetDoesNotExposeIndex(t *testing.T) {
-	s := newStore(t, newClock(t0))
+	s := newStore(t, testkit.NewClock())
 	if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +259,7 @@ func TestDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock(t0)
+			clk := testkit.NewClock()
 			s := newStore(t, clk)
 			if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 				t.Fatal(err)
@@ -279,7 +267,7 @@ func TestDelete(t *testing.T) {
 			if err := s.SetAuth("aaaaaa", alice); err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(tt.advance)
+			clk.Add(tt.advance)
 			err := s.Delete(tt.id)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("Delete = %v, want %v", err, tt.wantErr)
@@ -304,7 +292,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestDeleteByAuthID(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	// 200 cookies spread over every shard: even ones belong to alice, every
 	// third to bob, the rest to nobody; the first ten of alice's expire early.
@@ -332,7 +320,7 @@ func TestDeleteByAuthID(t *testing.T) {
 			}
 		}
 	}
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	if got := s.IDsByAuthID("alice"); !slices.Equal(got, wantAlice) {
 		t.Fatalf("IDsByAuthID(alice) = %d IDs, want %d", len(got), len(wantAlice))
 	}
@@ -394,7 +382,7 @@ func TestApply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, twice := range []bool{false, true} {
-				s := newStore(t, newClock(t0))
+				s := newStore(t, testkit.NewClock())
 				for i := range tt.events {
 					s.Apply(&tt.events[i])
 					if twice {
@@ -428,7 +416,7 @@ func rangeAll(s *Store) []record.Cookie {
 }
 
 func TestRange(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	for i := range 100 {
 		maxAge := time.Hour
@@ -439,7 +427,7 @@ func TestRange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	if got := rangeAll(s); len(got) != 75 {
 		t.Fatalf("Range saw %d live cookies, want 75", len(got))
 	}
@@ -456,7 +444,7 @@ func TestRange(t *testing.T) {
 }
 
 func TestPurgeExpiredAndClockBackwards(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	for i := range 10 {
 		if err := s.Create(cookie(fmt.Sprintf("id%04d", i), t0, time.Duration(i+1)*time.Minute)); err != nil {
@@ -519,14 +507,14 @@ func TestExpiryAtTheLimits(t *testing.T) {
 
 func TestJanitorPurgesAndStops(t *testing.T) {
 	before := runtime.NumGoroutine()
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := New(Options{Clock: clk.Now, JanitorInterval: time.Millisecond})
 	for i := range 50 {
 		if err := s.Create(cookie(fmt.Sprintf("id%04d", i), t0, time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Len() != 0 {
 		if time.Now().After(deadline) {
@@ -558,7 +546,7 @@ func TestJanitorPurgesAndStops(t *testing.T) {
 }
 
 func TestNoJanitor(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := New(Options{Clock: clk.Now, JanitorInterval: -1})
 	if s.done != nil {
 		t.Fatal("a janitor was started with a negative interval")
@@ -566,7 +554,7 @@ func TestNoJanitor(t *testing.T) {
 	if err := s.Create(cookie("aaaaaa", t0, time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Hour)
+	clk.Add(time.Hour)
 	time.Sleep(10 * time.Millisecond)
 	if n := s.Len(); n != 1 {
 		t.Fatalf("Len = %d, want the expired entry still there", n)
@@ -620,7 +608,8 @@ func TestApplyAllKeepsOrderPerID(t *testing.T) {
 			evs[i] = record.Delete(id)
 		}
 	}
-	clk := newClock(t0.Add(time.Hour))
+	clk := testkit.NewClock()
+	clk.Add(time.Hour)
 	one, all := newStore(t, clk), newStore(t, clk)
 	for i := range evs {
 		one.Apply(&evs[i])
@@ -644,7 +633,7 @@ func TestApplyAllKeepsOrderPerID(t *testing.T) {
 }
 
 func TestGrow(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	for i := range 500 {
 		if err := s.Create(cookie(fmt.Sprintf("id%04d", i), t0, time.Hour)); err != nil {
@@ -678,7 +667,7 @@ func TestGrow(t *testing.T) {
 }
 
 func TestExpiredIDs(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	for i := range 6 {
 		if err := s.Create(cookie(fmt.Sprintf("id%04d", i), t0, time.Duration(i+1)*time.Minute)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/record"
 )
 
@@ -53,7 +54,7 @@ func TestModel(t *testing.T) {
 	for seed := range uint64(40) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
-			clk := newClock(t0)
+			clk := testkit.NewClock()
 			s := newStore(t, clk)
 			m := &model{m: map[string]record.Cookie{}}
 			var events []record.Event
@@ -159,9 +160,9 @@ func TestModel(t *testing.T) {
 						t.Fatalf("step %d: IDsByAuthID(%s) = %v, want %v", step, authid, got, want)
 					}
 				case op < 97:
-					clk.Advance(time.Duration(rng.IntN(30)) * time.Second)
+					clk.Add(time.Duration(rng.IntN(30)) * time.Second)
 				default:
-					clk.Advance(-time.Duration(rng.IntN(120)) * time.Second)
+					clk.Add(-time.Duration(rng.IntN(120)) * time.Second)
 				}
 				if now := clk.Now(); now.After(latest) {
 					latest = now
@@ -241,7 +242,7 @@ func normalizeForCompare(a record.Auth) *record.Auth {
 // janitor and whole-index operations running alongside; run it with -race.
 // Afterwards the by-authid index must still mirror the entries exactly.
 func TestConcurrent(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock()
 	s := New(Options{Clock: clk.Now, JanitorInterval: time.Millisecond})
 	defer s.Close()
 	const workers, steps = 16, 3000
@@ -271,7 +272,7 @@ func TestConcurrent(t *testing.T) {
 						t.Error(err)
 					}
 				case 6:
-					clk.Advance(time.Millisecond)
+					clk.Add(time.Millisecond)
 				case 7:
 					s.Range(func(c record.Cookie) bool { return c.ID != "" })
 					_ = s.Len()

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"cookiestore/httpd"
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/record"
 )
 
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+// t0 is where every test clock starts.
+var t0 = testkit.Start()
 
 func newCookie(t *testing.T, now time.Time) record.Cookie {
 	t.Helper()
@@ -44,7 +46,7 @@ func TestOpenStoreTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &Opener{Clock: func() time.Time { return t0 }}
+			o := &Opener{Clock: testkit.NewClock().Now}
 			st, err := o.Open(tt.sc, nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -83,9 +85,8 @@ func TestOpenStoreTypes(t *testing.T) {
 func TestOpenUsesTheClock(t *testing.T) {
 	for _, typ := range []string{"memory", "file"} {
 		t.Run(typ, func(t *testing.T) {
-			var now atomic.Int64
-			now.Store(t0.UnixNano())
-			o := &Opener{Clock: func() time.Time { return time.Unix(0, now.Load()).UTC() }}
+			clk := testkit.NewClock()
+			o := &Opener{Clock: clk.Now}
 			st, err := o.Open(httpd.StoreConfig{Type: typ, Filename: filepath.Join(t.TempDir(), "cookies.dat")}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +101,7 @@ func TestOpenUsesTheClock(t *testing.T) {
 			if _, ok := st.Get(c.ID); !ok {
 				t.Fatal("the store did not use the Opener's clock: a cookie created now is not live")
 			}
-			now.Store(t0.Add(time.Hour).UnixNano())
+			clk.Add(time.Hour)
 			if _, ok := st.Get(c.ID); ok {
 				t.Fatal("the store did not use the Opener's clock: a cookie at created+max_age is still live")
 			}
@@ -172,7 +173,7 @@ func TestFileStoreStats(t *testing.T) {
 			syncErrs.Add(1)
 		}
 	}
-	o := &Opener{FS: failingSync{journal.OSFS(), &failing}, Clock: func() time.Time { return t0 }}
+	o := &Opener{FS: failingSync{journal.OSFS(), &failing}, Clock: testkit.NewClock().Now}
 	st, err := o.Open(httpd.StoreConfig{Type: "file", Filename: filepath.Join(t.TempDir(), "cookies.dat"), Sync: "always"}, onSync)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"cookiestore/internal/testkit"
 )
 
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+var t0 = testkit.Start()
 
 func TestEventRoundTrip(t *testing.T) {
 	tests := []struct {

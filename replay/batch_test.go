@@ -15,11 +15,12 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/record"
 )
 
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+var t0 = testkit.Start()
 
 // sameEvent compares events as the encoding preserves them: instants rather
 // than time.Time representations, and an empty AuthExtra as nil.

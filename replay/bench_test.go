@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
@@ -16,7 +17,7 @@ import (
 func createEvents(tb testing.TB, n int) []record.Event {
 	tb.Helper()
 	r := rand.NewChaCha8([32]byte{7})
-	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	t0 := testkit.Start()
 	evs := make([]record.Event, n)
 	for i := range evs {
 		id, err := record.NewID(r, record.DefaultIDLength)
@@ -64,8 +65,9 @@ func BenchmarkReplayPayloads(b *testing.B) {
 	}{{"single", single, journalBytes(single)}, {"batch", batches, journalBytes(batches)}} {
 		b.Run(fmt.Sprintf("payloads=%s/events=%d", bc.name, n), func(b *testing.B) {
 			b.ReportAllocs()
+			clk := testkit.NewClock()
 			for b.Loop() {
-				idx := memstore.New(memstore.Options{JanitorInterval: -1})
+				idx := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
 				r := newReplayer(idx)
 				r.fileSize = bc.bytes // as Open does from the file's size
 				off := int64(journal.HeaderSize)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
@@ -53,9 +54,10 @@ func encode(t *testing.T, evs ...record.Event) [][]byte {
 	return out
 }
 
-func newIndex(t *testing.T, now time.Time) *memstore.Store {
+// newIndex returns an empty index on a test clock that stays at t0.
+func newIndex(t *testing.T) *memstore.Store {
 	t.Helper()
-	idx := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
+	idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
 	t.Cleanup(func() { idx.Close() })
 	return idx
 }
@@ -97,7 +99,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	idx := newIndex(t, t0)
+	idx := newIndex(t)
 	j, st, err := Open(path, idx, noSync)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +134,7 @@ func TestOpen(t *testing.T) {
 
 func TestOpenNewJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "cookies.dat")
-	idx := newIndex(t, t0)
+	idx := newIndex(t)
 	j, st, err := Open(path, idx, noSync)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +167,7 @@ func TestOpenTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	idx := newIndex(t, t0)
+	idx := newIndex(t)
 	j, st, err := Open(path, idx, noSync)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +197,7 @@ func TestOpenMalformedPayload(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cookies.dat")
 			offs := writeJournal(t, path, good, tt.bad, good)
-			j, _, err := Open(path, newIndex(t, t0), noSync)
+			j, _, err := Open(path, newIndex(t), noSync)
 			if err == nil {
 				j.Close()
 				t.Fatal("Open succeeded")
@@ -227,14 +229,14 @@ func TestOpenLeavesNoGoroutine(t *testing.T) {
 	writeJournal(t, bad, []byte("not an event"))
 	before := runtime.NumGoroutine()
 	for range 20 {
-		j, _, err := Open(good, newIndex(t, t0), noSync)
+		j, _, err := Open(good, newIndex(t), noSync)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := j.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := Open(bad, newIndex(t, t0), noSync); err == nil {
+		if _, _, err := Open(bad, newIndex(t), noSync); err == nil {
 			t.Fatal("Open of a malformed journal succeeded")
 		}
 	}
@@ -258,7 +260,7 @@ func TestOpenCorruptMiddle(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	_, _, err = Open(path, newIndex(t, t0), noSync)
+	_, _, err = Open(path, newIndex(t), noSync)
 	if !errors.Is(err, journal.ErrCorrupt) {
 		t.Fatalf("err = %v, want ErrCorrupt", err)
 	}
@@ -266,12 +268,12 @@ func TestOpenCorruptMiddle(t *testing.T) {
 
 func TestOpenLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	j, _, err := Open(path, newIndex(t, t0), noSync)
+	j, _, err := Open(path, newIndex(t), noSync)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if _, _, err := Open(path, newIndex(t, t0), noSync); !errors.Is(err, journal.ErrLocked) {
+	if _, _, err := Open(path, newIndex(t), noSync); !errors.Is(err, journal.ErrLocked) {
 		t.Fatalf("second Open: err = %v, want ErrLocked", err)
 	}
 }
@@ -312,16 +314,16 @@ func TestSizeHint(t *testing.T) {
 // events the calls stand for, mixed as single frames and batches, and
 // checks that replaying the journal yields the same live cookies.
 func TestReplayMatchesCalls(t *testing.T) {
-	now := t0
-	live := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
+	clk := testkit.NewClock()
+	live := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
 	defer live.Close()
 	var events []record.Event
 	for i := range 3000 {
 		id := fmt.Sprintf("cookie%03d", i%500)
 		switch i % 7 {
 		case 0, 1, 2:
-			if live.Create(record.Cookie{ID: id, Created: now, MaxAge: time.Duration(1+i%50) * time.Minute}) == nil {
-				events = append(events, record.Create(id, now, time.Duration(1+i%50)*time.Minute))
+			if live.Create(record.Cookie{ID: id, Created: clk.Now(), MaxAge: time.Duration(1+i%50) * time.Minute}) == nil {
+				events = append(events, record.Create(id, clk.Now(), time.Duration(1+i%50)*time.Minute))
 			}
 		case 3, 4:
 			a := record.Auth{AuthID: fmt.Sprint("user", i%5), AuthExtra: map[string]any{"i": int64(i)}}
@@ -337,7 +339,7 @@ func TestReplayMatchesCalls(t *testing.T) {
 			for _, id := range ids {
 				events = append(events, record.Delete(id))
 			}
-			now = now.Add(time.Minute)
+			clk.Add(time.Minute)
 		}
 	}
 	var payloads [][]byte
@@ -357,7 +359,8 @@ func TestReplayMatchesCalls(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	writeJournal(t, path, payloads...)
-	idx := newIndex(t, now)
+	idx := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
+	defer idx.Close()
 	j, st, err := Open(path, idx, noSync)
 	if err != nil {
 		t.Fatal(err)
