@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sync"
 )
@@ -229,6 +230,21 @@ func (rw *Rewrite) abortLocked() error {
 	}
 	if err != nil {
 		return fmt.Errorf("journal %s: abort rewrite: %w", j.path, err)
+	}
+	return nil
+}
+
+// copyRange copies n bytes at srcOff in src to dstOff in dst through buf.
+func copyRange(dst File, dstOff int64, src io.ReaderAt, srcOff, n int64, buf []byte) error {
+	for n > 0 {
+		m := int(min(int64(len(buf)), n))
+		if err := readAt(src, buf[:m], srcOff); err != nil {
+			return err
+		}
+		if err := writeAt(dst, buf[:m], dstOff); err != nil {
+			return fmt.Errorf("write at offset %d: %w", dstOff, err)
+		}
+		srcOff, dstOff, n = srcOff+int64(m), dstOff+int64(m), n-int64(m)
 	}
 	return nil
 }
