@@ -152,7 +152,7 @@
 //		return apply(p) // p is only valid during the call
 //	})
 //	if err != nil {
-//		return err // errors.Is(err, journal.ErrCorrupt): run `cookiestore repair cookies.dat`
+//		return err // errors.Is(err, journal.ErrCorrupt): the file needs journal.Repair
 //	}
 //	defer j.Close()
 //	if _, err := j.Append(payload); err != nil {

@@ -23,7 +23,10 @@ var (
 )
 
 // CorruptError reports damage in the middle of a journal: a bad frame with
-// valid frames after it. Open refuses such a file; Repair fixes it.
+// valid frames after it. Open refuses such a file; Repair fixes it. Its
+// message names the file, the damage and where the valid frames resume,
+// and says that the file needs Repair; a program that wraps Repair in a
+// command of its own adds how to run it.
 type CorruptError struct {
 	// Path is the journal file.
 	Path string
@@ -36,8 +39,8 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("journal %s: corrupt frame at offset %d: %s (a valid frame follows at offset %d); run `cookiestore repair %s`",
-		e.Path, e.Offset, e.Reason, e.Next, e.Path)
+	return fmt.Sprintf("journal %s: corrupt frame at offset %d: %s (a valid frame follows at offset %d); the file needs repair (journal.Repair)",
+		e.Path, e.Offset, e.Reason, e.Next)
 }
 
 // Is makes errors.Is(err, ErrCorrupt) true for a *CorruptError.
