@@ -58,15 +58,17 @@ func (e *FrameError) Error() string {
 	return fmt.Sprintf("journal: bad frame at offset %d: %s", e.Offset, e.Reason)
 }
 
-// lockedError is the error for a journal held by someone else: it reads as
-// one plain sentence and matches both ErrLocked and the cause.
+// lockedError is the error for a journal held by someone else: one line
+// that names the file, "journal cookies.dat: in use by another process",
+// matching both ErrLocked and the cause. It is the only place that says so:
+// callers show it as it is.
 type lockedError struct {
 	path string
 	err  error
 }
 
 func (e *lockedError) Error() string {
-	return "journal: " + e.path + " is in use by another process"
+	return "journal " + e.path + ": in use by another process"
 }
 
 func (e *lockedError) Unwrap() []error { return []error{ErrLocked, e.err} }

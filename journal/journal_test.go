@@ -314,11 +314,12 @@ func TestLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	j, _ := openT(t, path, Options{})
 	_, err := Open(path, Options{}, nil)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path+" is in use by another process") {
-		t.Fatalf("second Open: %v", err)
+	want := "journal " + path + ": in use by another process"
+	if !errors.Is(err, ErrLocked) || err.Error() != want {
+		t.Fatalf("second Open: %v; want %q matching ErrLocked", err, want)
 	}
-	if _, err := Repair(path, Options{}); !errors.Is(err, ErrLocked) {
-		t.Fatalf("Repair of an open journal: %v", err)
+	if _, err := Repair(path, Options{}); !errors.Is(err, ErrLocked) || err.Error() != want {
+		t.Fatalf("Repair of an open journal: %v; want %q matching ErrLocked", err, want)
 	}
 	// Verify needs no lock.
 	if r, err := Verify(path, Options{}); err != nil || !r.OK() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -77,12 +76,4 @@ func existingFile(path string) error {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
 	return nil
-}
-
-// inUse turns a locked journal into the message an operator acts on.
-func inUse(path string, err error) error {
-	if errors.Is(err, journal.ErrLocked) {
-		return fmt.Errorf("%s is in use by another process (stop the server that holds it first)", path)
-	}
-	return err
 }
