@@ -4,7 +4,7 @@
 // nothing of what the payloads mean; cookiestore writes the msgpack events of
 // package record into it.
 //
-// This comment is the specification of the file format, version 1. It is
+// This comment is the specification of the file format, versions 1 and 2. It is
 // meant to be enough to write a reader in any language. The repository's
 // docs/FORMAT.md says the same with worked hex examples.
 //
@@ -19,7 +19,7 @@
 //	header, HeaderSize = 16 bytes:
 //	+----------------------+-----------+-----------+--------------+
 //	| magic "CKSJRNL\x00"  | version   | flags     | header crc   |
-//	| 8 bytes              | u16 (= 1) | u16 (= 0) | u32          |
+//	| 8 bytes              | u16 (1,2) | u16 (= 0) | u32          |
 //	+----------------------+-----------+-----------+--------------+
 //	0                      8           10          12             16
 //
@@ -43,8 +43,14 @@
 // (package record defines cookiestore's events).
 //
 // A reader rejects a file whose magic differs, whose header crc does not
-// match, whose version is not 1, or whose flags are not 0. No flags are
-// defined yet; a change that needs one will also raise the version.
+// match, whose version is not 1 or 2, or whose flags are not 0. No flags
+// are defined yet; a change that needs one will also raise the version.
+//
+// Frames are the same in versions 1 and 2: the version says how the
+// payloads are encoded, which package record defines. New files, and the
+// replacements that compaction writes, are version 2 (Version), so a
+// compaction upgrades a version 1 file; appending to a file and repairing
+// it keep its version.
 //
 // # Unwritten space
 //

@@ -14,7 +14,8 @@ var (
 	ErrLocked = errors.New("journal: in use by another process")
 	// ErrReadOnly is wrapped by every Append after a failed write or sync.
 	ErrReadOnly = errors.New("journal: read-only after a failed write or sync")
-	// ErrBadHeader means the file does not start with a valid version 1 header.
+	// ErrBadHeader means the file does not start with a valid header of a
+	// version from MinVersion to Version.
 	ErrBadHeader = errors.New("bad journal header")
 	// ErrClosed is returned by calls on a closed Journal.
 	ErrClosed = errors.New("journal: closed")

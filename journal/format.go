@@ -6,7 +6,7 @@ import (
 	"hash/crc32"
 )
 
-// Sizes and limits of the file format, version 1.
+// Sizes, limits and versions of the file format.
 const (
 	// HeaderSize is the size of the file header. Part of the wire format.
 	HeaderSize = 16
@@ -16,9 +16,14 @@ const (
 	// MaxFrameSize is the largest payload a frame may hold, in bytes.
 	// Part of the wire format.
 	MaxFrameSize = 16 << 20
-	// Version is the format version this package reads and writes.
+	// Version is the format version this package writes into the files
+	// it creates, including the replacements that BeginRewrite builds.
 	// Part of the wire format.
-	Version = 1
+	Version = 2
+	// MinVersion is the oldest format version this package reads. It
+	// reads every version from MinVersion to Version, and appends to and
+	// repairs a file in the version the file has.
+	MinVersion = 1
 	// Magic is the first 8 bytes of every journal file. Part of the wire format.
 	Magic = "CKSJRNL\x00"
 )
@@ -27,34 +32,36 @@ const (
 // the rest of the program, which is what lets crc32 use the CPU instruction.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// appendHeader appends a version 1 file header to dst.
-func appendHeader(dst []byte) []byte {
+// appendHeader appends the file header of the given version to dst.
+func appendHeader(dst []byte, version int) []byte {
 	var h [HeaderSize]byte
 	copy(h[:], Magic)
-	binary.LittleEndian.PutUint16(h[8:], Version)
+	binary.LittleEndian.PutUint16(h[8:], uint16(version))
 	binary.LittleEndian.PutUint16(h[10:], 0)
 	binary.LittleEndian.PutUint32(h[12:], crc32.Checksum(h[:12], castagnoli))
 	return append(dst, h[:]...)
 }
 
-// checkHeader returns why h is not a valid version 1 header, or "".
-func checkHeader(h []byte) string {
+// parseHeader returns the format version of the header h, or why h is not
+// a valid header of a version from MinVersion to Version.
+func parseHeader(h []byte) (version int, reason string) {
 	if len(h) < HeaderSize {
-		return fmt.Sprintf("file is %d bytes, shorter than the %d-byte header", len(h), HeaderSize)
+		return 0, fmt.Sprintf("file is %d bytes, shorter than the %d-byte header", len(h), HeaderSize)
 	}
 	if string(h[:8]) != Magic {
-		return fmt.Sprintf("magic is %q, want %q: not a cookiestore journal", h[:8], Magic)
+		return 0, fmt.Sprintf("magic is %q, want %q: not a cookiestore journal", h[:8], Magic)
 	}
 	if stored, sum := binary.LittleEndian.Uint32(h[12:]), crc32.Checksum(h[:12], castagnoli); stored != sum {
-		return fmt.Sprintf("header checksum is %#08x, computed %#08x", stored, sum)
+		return 0, fmt.Sprintf("header checksum is %#08x, computed %#08x", stored, sum)
 	}
-	if v := binary.LittleEndian.Uint16(h[8:]); v != Version {
-		return fmt.Sprintf("format version %d is not supported (this build reads version %d)", v, Version)
+	version = int(binary.LittleEndian.Uint16(h[8:]))
+	if version < MinVersion || version > Version {
+		return 0, fmt.Sprintf("format version %d is not supported (this build reads versions %d to %d)", version, MinVersion, Version)
 	}
 	if fl := binary.LittleEndian.Uint16(h[10:]); fl != 0 {
-		return fmt.Sprintf("unknown header flags %#04x", fl)
+		return 0, fmt.Sprintf("unknown header flags %#04x", fl)
 	}
-	return ""
+	return version, ""
 }
 
 // appendFrame appends the frame holding payload to dst. It allocates only

@@ -42,6 +42,8 @@ type Journal struct {
 	mu   sync.Mutex
 	cond sync.Cond // signalled when a flush or a commit ends
 	f    File
+	// version is the format version of f's header.
+	version int
 	// buf holds frames appended but not yet handed to a write; spare is
 	// the other buffer, taken by the flush in progress.
 	buf, spare []byte
@@ -76,6 +78,17 @@ func (j *Journal) Path() string { return j.path }
 
 // Recovery reports what Open found.
 func (j *Journal) Recovery() Recovery { return j.rec }
+
+// Version returns the format version of the file the journal appends to:
+// the version Open found, or Version for a file it created. A committed
+// Rewrite replaces the file with one of version Version. Appends never
+// change it: the payloads appended must be in the encoding that the
+// file's version names.
+func (j *Journal) Version() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.version
+}
 
 // Size returns the offset at which the next frame will start: the size of
 // the file once everything appended is written. After a compaction it is

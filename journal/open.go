@@ -29,6 +29,9 @@ type Recovery struct {
 	Reason string
 	// Created is true when Open wrote a fresh header (new or empty file).
 	Created bool
+	// Version is the format version of the file's header: the one Open
+	// found, or Version for a file it created.
+	Version int
 }
 
 // Open opens the journal at path, creating it (mode 0600, its folder 0700)
@@ -74,6 +77,7 @@ func Open(path string, opts Options, visit func(off int64, payload []byte) error
 		onSync:   opts.OnSync,
 		lock:     lock,
 		rec:      rec,
+		version:  rec.Version,
 		stop:     make(chan struct{}),
 		f:        f,
 		size:     rec.Bytes,
@@ -147,7 +151,7 @@ func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int6
 	}
 	if size == 0 {
 		// Only a creation cut short leaves an empty file.
-		if _, err := f.WriteAt(appendHeader(nil), 0); err != nil {
+		if _, err := f.WriteAt(appendHeader(nil, Version), 0); err != nil {
 			return Recovery{}, fmt.Errorf("journal %s: write header: %w", path, err)
 		}
 		if err := f.Sync(); err != nil {
@@ -157,13 +161,14 @@ func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int6
 			return Recovery{}, fmt.Errorf("journal %s: sync folder: %w", path, err)
 		}
 		log.Info("journal: created", "path", path)
-		return Recovery{Bytes: HeaderSize, Created: true}, nil
+		return Recovery{Bytes: HeaderSize, Created: true, Version: Version}, nil
 	}
-	if err := readHeader(path, f, size); err != nil {
+	version, err := readHeader(path, f, size)
+	if err != nil {
 		return Recovery{}, err
 	}
 	s := scanner{r: f, size: size, off: HeaderSize}
-	var rec Recovery
+	rec := Recovery{Version: version}
 	for {
 		off, payload, reason, err := s.next()
 		if err == io.EOF {
@@ -186,16 +191,18 @@ func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int6
 	}
 }
 
-// readHeader checks the header of a journal of the given size.
-func readHeader(path string, f io.ReaderAt, size int64) error {
+// readHeader checks the header of a journal of the given size and returns
+// its format version.
+func readHeader(path string, f io.ReaderAt, size int64) (int, error) {
 	h := make([]byte, min(size, HeaderSize))
 	if err := readAt(f, h, 0); err != nil {
-		return fmt.Errorf("journal %s: header: %w", path, err)
+		return 0, fmt.Errorf("journal %s: header: %w", path, err)
 	}
-	if reason := checkHeader(h); reason != "" {
-		return fmt.Errorf("journal %s: %w: %s", path, ErrBadHeader, reason)
+	version, reason := parseHeader(h)
+	if reason != "" {
+		return 0, fmt.Errorf("journal %s: %w: %s", path, ErrBadHeader, reason)
 	}
-	return nil
+	return version, nil
 }
 
 // resolveBadFrame decides what the bad frame at offset bad is. If a valid

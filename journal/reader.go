@@ -13,10 +13,11 @@ import (
 // with a *FrameError. It holds no lock, so a journal being appended to may
 // end in a partly written frame.
 type Reader struct {
-	r   *bufio.Reader
-	off int64
-	buf []byte
-	err error
+	r       *bufio.Reader
+	version int
+	off     int64
+	buf     []byte
+	err     error
 }
 
 // readerChunk bounds how far Reader trusts a length field: it reads a large
@@ -25,7 +26,8 @@ type Reader struct {
 const readerChunk = 64 << 10
 
 // NewReader reads and checks the file header from r. The error wraps
-// ErrBadHeader if the header is not a valid version 1 header.
+// ErrBadHeader if the header is not a valid header of a version from
+// MinVersion to Version.
 func NewReader(r io.Reader) (*Reader, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
@@ -36,11 +38,16 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("journal: read header: %w", err)
 	}
-	if reason := checkHeader(h[:n]); reason != "" {
+	version, reason := parseHeader(h[:n])
+	if reason != "" {
 		return nil, fmt.Errorf("journal: %w: %s", ErrBadHeader, reason)
 	}
-	return &Reader{r: br, off: HeaderSize}, nil
+	return &Reader{r: br, version: version, off: HeaderSize}, nil
 }
+
+// Version returns the format version in the file's header, which says how
+// the payloads are encoded.
+func (r *Reader) Version() int { return r.version }
 
 // Next returns the next frame's offset and payload. The payload is valid
 // until the next call. At a clean end of the stream it returns io.EOF; for

@@ -30,8 +30,11 @@ func TestHeaderErrors(t *testing.T) {
 	}{
 		{"wrong magic", append([]byte("SQLite f"), good[8:]...), "not a cookiestore journal"},
 		{"bad header crc", append(bytes.Clone(good[:13]), append([]byte{good[13] ^ 1}, good[14:]...)...), "header checksum"},
-		{"future version", withHeader(2, 0), "format version 2 is not supported"},
+		{"version 0", withHeader(0, 0), "format version 0 is not supported (this build reads versions 1 to 2)"},
+		{"future version", withHeader(3, 0), "format version 3 is not supported (this build reads versions 1 to 2)"},
+		{"largest version", withHeader(0xffff, 0), "format version 65535 is not supported"},
 		{"unknown flags", withHeader(1, 4), "unknown header flags"},
+		{"unknown flags, version 2", withHeader(2, 1), "unknown header flags"},
 		{"one byte", good[:1], "file is 1 bytes, shorter than the 16-byte header"},
 		{"partial header", good[:15], "shorter than the 16-byte header"},
 	}
@@ -169,7 +172,7 @@ func TestBadLengths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			head := append(appendHeader(nil), good...)
+			head := append(appendHeader(nil, Version), good...)
 			// Followed by a valid frame: corruption.
 			path := filepath.Join(dir, "middle.dat")
 			os.WriteFile(path, append(append(bytes.Clone(head), tt.bad...), good...), 0o600)
@@ -196,7 +199,7 @@ func TestBadLengths(t *testing.T) {
 func TestOpenAllocationBound(t *testing.T) {
 	for _, n := range []uint32{MaxFrameSize, MaxFrameSize - 1, 1 << 20} {
 		path := filepath.Join(t.TempDir(), "j.dat")
-		b := appendHeader(nil)
+		b := appendHeader(nil, Version)
 		b = binary.LittleEndian.AppendUint32(b, n)
 		b = append(b, make([]byte, 100)...)
 		os.WriteFile(path, b, 0o600)

@@ -42,9 +42,9 @@ type RepairReport struct {
 // the journal is open), copies the original to path+".bak" (or .bak.1,
 // .bak.2, ... if taken; mode 0600), skips each bad region by searching for
 // the next valid frame, and writes the frames kept to a temporary file that
-// it renames over path. A clean file is left alone, with no backup. Repair
-// does not fix a bad header: a file without one is not known to be a
-// journal.
+// it renames over path. The repaired file keeps the original's format
+// version. A clean file is left alone, with no backup. Repair does not fix
+// a bad header: a file without one is not known to be a journal.
 func Repair(path string, opts Options) (RepairReport, error) {
 	fsys, log := opts.fs(), opts.logger()
 	lock, err := lockFile(fsys, path)
@@ -67,7 +67,8 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	if size == 0 {
 		return rep, nil // a creation cut short: Open writes the header
 	}
-	if err := readHeader(path, f, size); err != nil {
+	version, err := readHeader(path, f, size)
+	if err != nil {
 		return rep, err
 	}
 
@@ -116,7 +117,9 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	err = writeAt(t, appendHeader(nil), 0)
+	// The frames are copied as they are, so the repaired file keeps the
+	// original's version: it says how they are encoded.
+	err = writeAt(t, appendHeader(nil, version), 0)
 	for at, i := int64(HeaderSize), 0; err == nil && i < len(keep); i++ {
 		n := keep[i][1] - keep[i][0]
 		err = copyRange(t, at, f, keep[i][0], n, buf)

@@ -10,6 +10,8 @@ import (
 type VerifyReport struct {
 	// Path is the file checked.
 	Path string
+	// Version is the format version in the file's header.
+	Version int
 	// Size is the file's size in bytes.
 	Size int64
 	// Frames is the number of valid frames before the first bad one.
@@ -47,10 +49,11 @@ func Verify(path string, opts Options) (VerifyReport, error) {
 	if err != nil {
 		return VerifyReport{}, fmt.Errorf("journal %s: %w", path, err)
 	}
-	if err := readHeader(path, f, size); err != nil {
+	version, err := readHeader(path, f, size)
+	if err != nil {
 		return VerifyReport{}, err
 	}
-	r := VerifyReport{Path: path, Size: size, Bytes: size, BadOffset: -1, NextValid: -1}
+	r := VerifyReport{Path: path, Version: version, Size: size, Bytes: size, BadOffset: -1, NextValid: -1}
 	s := scanner{r: f, size: size, off: HeaderSize}
 	for {
 		off, _, reason, err := s.next()

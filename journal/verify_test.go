@@ -17,9 +17,9 @@ func TestVerify(t *testing.T) {
 		data []byte
 		want VerifyReport
 	}{
-		{"clean", file, VerifyReport{Size: int64(len(file)), Frames: 4, Bytes: int64(len(file)), BadOffset: -1, NextValid: -1}},
-		{"torn", file[:len(file)-3], VerifyReport{Size: int64(len(file) - 3), Frames: 3, Bytes: offs[3], BadOffset: offs[3], NextValid: -1}},
-		{"corrupt", corrupt, VerifyReport{Size: int64(len(file)), Frames: 1, Bytes: offs[1], BadOffset: offs[1], NextValid: offs[2]}},
+		{"clean", file, VerifyReport{Version: Version, Size: int64(len(file)), Frames: 4, Bytes: int64(len(file)), BadOffset: -1, NextValid: -1}},
+		{"torn", file[:len(file)-3], VerifyReport{Version: Version, Size: int64(len(file) - 3), Frames: 3, Bytes: offs[3], BadOffset: offs[3], NextValid: -1}},
+		{"corrupt", corrupt, VerifyReport{Version: Version, Size: int64(len(file)), Frames: 1, Bytes: offs[1], BadOffset: offs[1], NextValid: offs[2]}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
