@@ -17,17 +17,28 @@ const (
 	// maxSpare is the largest batch buffer kept for reuse: more than a
 	// SyncNone queue grows to, so that steady appending allocates nothing.
 	maxSpare = 4 * maxPending
-	// aheadChunk is how much unwritten space a SyncAlways journal writes
-	// ahead of its frames at a time. Each chunk costs one fdatasync that
-	// commits metadata; a 4 KiB group of frames fills it in 256 syncs.
-	aheadChunk = 1 << 20
 )
 
-// aheadPage is the size of each write of unwritten space.
-const aheadPage = 4096
+// How a SyncAlways journal writes unwritten space ahead of its frames (see
+// "Unwritten space" in the package documentation). Not part of the wire
+// format, since a reader accepts any run of zeros after the last frame, but
+// part of the documented behaviour: what a file left by a crash may end
+// with, and what a benchmark of the disk must do to measure the fdatasyncs
+// that a journal's appends cost.
+const (
+	// UnwrittenChunk is how many zero bytes a flush writes past its frames
+	// when they would pass the end of the file: the most unwritten space a
+	// file holds. Each chunk costs one fdatasync that commits metadata; a
+	// 4 KiB group of frames fills it in 256 syncs.
+	UnwrittenChunk = 1 << 20
+	// UnwrittenPage is the size of each write of those zeros: one page, so
+	// that the kernel caches them in single pages, not in large folios that
+	// each later append would dirty, and its fdatasync write, whole.
+	UnwrittenPage = 4096
+)
 
 // zeros is the source of the unwritten space. It is never written.
-var zeros [aheadPage]byte
+var zeros [UnwrittenPage]byte
 
 // Append adds a frame holding a copy of payload and returns its offset,
 // once the frame is as durable as the sync mode promises. An error means
@@ -264,7 +275,7 @@ func (j *Journal) flushLocked(sync bool) {
 	// that its fdatasyncs write data blocks and nothing else.
 	ahead := j.mode == SyncAlways && end > allocEnd
 	if ahead {
-		allocEnd = end + aheadChunk
+		allocEnd = end + UnwrittenChunk
 	}
 	j.mu.Unlock()
 
@@ -353,13 +364,13 @@ func (j *Journal) failGroupLocked() {
 	j.buf, j.queuedAppends = j.buf[:0], 0
 }
 
-// writeAhead writes aheadChunk zero bytes at off, a page at a time. One
+// writeAhead writes UnwrittenChunk zero bytes at off, a page at a time. One
 // large write would let the kernel cache the range in large folios; every
 // later append would then dirty a whole folio, and its fdatasync write it:
 // on Linux 6.18 and ext4 that was about 57 KB written per 70-byte event,
 // against one 4 KiB page when the zeros are written page by page.
 func writeAhead(f File, off int64) error {
-	for n := int64(0); n < aheadChunk; n += aheadPage {
+	for n := int64(0); n < UnwrittenChunk; n += UnwrittenPage {
 		if err := writeAt(f, zeros[:], off+n); err != nil {
 			return err
 		}
