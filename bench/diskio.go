@@ -19,13 +19,17 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"cookiestore/journal"
 )
 
-// WriteZerosAhead writes n zero bytes at off in f, a 4 KiB page at a time,
-// and fdatasyncs them: the unwritten space that a sync=always journal keeps
-// ahead of its frames (docs/FORMAT.md), for measuring writes over it.
+// WriteZerosAhead writes n zero bytes at off in f and fdatasyncs them, as a
+// sync=always journal writes its unwritten space ahead of its frames
+// (journal.UnwrittenChunk at a time, in writes of journal.UnwrittenPage):
+// for measuring the disk's fdatasyncs over such space with raw writes,
+// nothing of the journal around them.
 func WriteZerosAhead(f *os.File, off, n int64) error {
-	zeros := make([]byte, 4096)
+	zeros := make([]byte, journal.UnwrittenPage)
 	for at := off; at < off+n; at += int64(len(zeros)) {
 		if _, err := f.WriteAt(zeros, at); err != nil {
 			return err

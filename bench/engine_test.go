@@ -283,7 +283,7 @@ func BenchmarkLimits(b *testing.B) {
 	// The fdatasync of a 4 KiB write, about what a group of 64 appends
 	// writes: to a growing file, where each fdatasync also commits the
 	// file's new size and blocks, and over blocks written ahead, as a
-	// sync=always journal does (the unwritten space of docs/FORMAT.md).
+	// sync=always journal does (its unwritten space: go doc journal).
 	for _, ahead := range []bool{false, true} {
 		name := "fdatasync-4KiB/growing"
 		if ahead {

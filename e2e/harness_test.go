@@ -141,7 +141,7 @@ func tryStartServer(cfgJSON, dir string, so serverOptions) (*testServer, error) 
 		ReadHeaderTimeout: 5 * time.Second,
 	})
 	if err != nil {
-		return nil, so.opener.Explain(err)
+		return nil, err
 	}
 	if err := srv.Listen(); err != nil {
 		_ = srv.Close()

@@ -53,13 +53,14 @@ func Example() {
 // A Reader walks the frames of a file without opening the journal, as a
 // dump tool does.
 func ExampleNewReader() {
-	// A journal file holding the payload "hi", as bytes.
-	file := []byte("CKSJRNL\x00\x01\x00\x00\x00\x1a\x29\xf7\x5f" +
+	// A version 2 journal file holding the payload "hi", as bytes.
+	file := []byte("CKSJRNL\x00\x02\x00\x00\x00\x23\xa0\xd5\x3d" +
 		"\x02\x00\x00\x00\x59\x72\x5a\x88" + "hi")
 	r, err := journal.NewReader(bytes.NewReader(file))
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println("version", r.Version()) // says how the payloads are encoded
 	for {
 		off, payload, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -71,6 +72,7 @@ func ExampleNewReader() {
 		fmt.Printf("%d %q\n", off, payload)
 	}
 	// Output:
+	// version 2
 	// 16 "hi"
 }
 

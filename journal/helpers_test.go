@@ -27,7 +27,7 @@ func testPayloads(prefix string, n int) [][]byte {
 // buildFile returns the bytes of a journal holding payloads, and the offset
 // of each frame followed by the end of the file.
 func buildFile(payloads ...[]byte) ([]byte, []int64) {
-	b := appendHeader(nil)
+	b := appendHeader(nil, Version)
 	offs := []int64{int64(len(b))}
 	for _, p := range payloads {
 		b = appendFrame(b, p)

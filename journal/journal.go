@@ -1,326 +1,116 @@
-// Package journal stores a sequence of opaque payloads in one append-only
-// file: checksummed frames behind a versioned header, appended with group
-// commit, recovered after a crash, and guarded by an exclusive lock. It knows
-// nothing of what the payloads mean; cookiestore writes the msgpack events of
-// package record into it.
-//
-// This comment is the specification of the file format, version 1. It is
-// meant to be enough to write a reader in any language. The repository's
-// docs/FORMAT.md says the same with worked hex examples.
-//
-// # File layout
-//
-// All integers are unsigned and little-endian. A file is a 16-byte header
-// followed by zero or more frames, back to back, with no padding or trailer,
-// and then possibly by zero bytes (see Unwritten space):
-//
-//	file := header frame* 0x00*
-//
-//	header, HeaderSize = 16 bytes:
-//	+----------------------+-----------+-----------+--------------+
-//	| magic "CKSJRNL\x00"  | version   | flags     | header crc   |
-//	| 8 bytes              | u16 (= 1) | u16 (= 0) | u32          |
-//	+----------------------+-----------+-----------+--------------+
-//	0                      8           10          12             16
-//
-//	frame, FrameHeaderSize = 8 bytes followed by the payload:
-//	+------------+-----------+--------------------------+
-//	| length u32 | crc u32   | payload, length bytes    |
-//	+------------+-----------+--------------------------+
-//	0            4           8                          8+length
-//
-// The header crc is the CRC-32C (Castagnoli polynomial) of header bytes
-// 0 to 11. A frame's crc is the CRC-32C of its 4 length bytes followed by its
-// payload; covering the length means a damaged length is caught as surely as
-// a damaged payload. The crc field itself is not covered.
-//
-// A frame is valid when 0 < length <= MaxFrameSize (16 MiB), the whole frame
-// lies inside the file, and the crc matches. The offset of a frame is the
-// offset of its length field: the first frame is at offset 16, and each
-// next one starts right after the previous payload. Frames carry no type,
-// sequence number or timestamp; their order in the file is the order in
-// which they were appended. What a payload holds is up to the writer
-// (package record defines cookiestore's events).
-//
-// A reader rejects a file whose magic differs, whose header crc does not
-// match, whose version is not 1, or whose flags are not 0. No flags are
-// defined yet; a change that needs one will also raise the version.
-//
-// # Unwritten space
-//
-// A SyncAlways journal writes 1 MiB of zeros ahead of its frames whenever a
-// flush would pass the end of the file, in the same flush and before its
-// fdatasync. Later frames overwrite blocks the file system has already
-// allocated without changing the file's size, so their fdatasyncs flush data
-// and commit no metadata: on ext4 that made the fdatasync of a 4 KiB group
-// 1.7 to 3 times as fast (BenchmarkLimits/fdatasync-4KiB in package bench).
-// Zero bytes that run from the end of the last frame to the end of the file
-// are therefore the end of the journal, not damage: Open keeps them
-// (Recovery.Unwritten) and appends into them, readers stop at them, and
-// Close cuts them off. A zero length followed by anything but zeros is a
-// bad frame like any other.
-//
-// # Recovery
-//
-// Open reads every frame in order. The first frame that is not valid, at
-// offset X, ends the valid prefix, and what follows it decides what it was:
-//
-//   - No valid frame starts at any offset after X: the bytes from X on are
-//     the torn tail of a write that a crash interrupted. Open truncates the
-//     file to X, syncs it, logs how many bytes it dropped and reports them in
-//     Recovery.
-//   - A valid frame starts somewhere after X: the damage is in the middle of
-//     the file, and dropping it would silently lose the frames after it. Open
-//     refuses with a *CorruptError that names the file, X and the reason.
-//     Repair keeps a backup, drops the bad bytes and reports them.
-//
-// The search after X tries every offset, not only the one a damaged length
-// points to. It reads each byte after X once and does constant work per
-// offset: a length test, and, for the few offsets whose length is plausible
-// and fits in the file, a crc test computed in constant time from running
-// CRCs kept every 256 bytes (CRC-32C is linear, so the crc of any range
-// follows from two running values). Its cost is therefore linear in the
-// bytes after X, whatever they hold, and it holds at most about 22 MiB (4/3
-// of MaxFrameSize) of the file in memory. No length field is trusted
-// before it has been checked against MaxFrameSize and against the bytes left
-// in the file, so no input makes the package allocate more than that.
-//
-// Only a file of 0 bytes, a journal whose creation was cut short before its
-// header was written, is given a fresh header by Open. Any other header
-// problem is an error wrapping ErrBadHeader: a header is never rewritten.
-//
-// One crash can look like corruption: pages of a write that was never
-// synced may reach the disk out of order, leaving a hole followed by valid
-// frames. Open refuses such a file like any other damage, and Repair keeps
-// the frames after the hole.
-//
-// # Durability
-//
-// Append returns once its frame is as durable as Options.Sync promises:
-//
-//   - SyncAlways (the default): the frame has been written and fdatasync'd.
-//     Concurrent appends share one write and one fdatasync (group commit):
-//     while one sync runs, the next appends queue up; when it ends it
-//     releases its appenders at once and hands the lead to one of the
-//     queued, which writes and syncs the whole queue for everyone.
-//   - SyncInterval: the frame has been written to the file, so it survives
-//     a crash of the process. A background goroutine fdatasyncs every
-//     Options.SyncInterval, so a crash of the machine loses at most about
-//     one interval.
-//   - SyncNone: the frame is in the journal's memory. Frames are written in
-//     chunks of 64 KiB and at least every Options.SyncInterval, and the OS
-//     decides when they reach the disk. A crash of the process loses at most
-//     the last chunk or interval.
-//
-// Sync and Close write and fdatasync everything appended before them, in
-// every mode. A Reader or Verify sees what was written; after Sync that is
-// everything appended.
-//
-// A failed write or fdatasync makes the journal read-only for good: every
-// later Append fails with an error wrapping both ErrReadOnly and the first
-// failure. The fsync is never retried, because after a failure the kernel
-// may have dropped the dirty pages and a second fsync could report success
-// for data that is gone. After a failed write the file is cut back to the
-// end of the last complete frame; if even that fails, the next Open sees a
-// torn tail.
-//
-// # Locking
-//
-// One process at a time holds a journal. Open and Repair take an exclusive,
-// non-blocking advisory lock (flock) on the side file path+".lock", created
-// with mode 0600 and never removed: removing it would let two processes lock
-// two different files of the same name. The lock lives beside the journal,
-// not on it, so that it survives compaction renaming a new file over the
-// journal. A second opener fails at once with an error wrapping ErrLocked.
-//
-// # Compaction
-//
-// BeginRewrite creates path+".compact-" followed by 16 hex digits in the
-// same folder (mode 0600) and writes a header to it; the caller appends the
-// live state to it. Commit briefly holds appends, copies the frames appended
-// to the journal since BeginRewrite to the end of the new file, fsyncs it,
-// renames it over path and fsyncs the folder; the journal then goes on
-// appending to the new file. A crash at any step leaves either the whole old
-// file or the whole new one at path, and Open removes leftover temporary
-// files. Repair replaces the file the same way.
-//
-// # Example
-//
-// Open a journal, replaying what it holds, and append to it:
-//
-//	j, err := journal.Open("cookies.dat", journal.Options{}, func(off int64, p []byte) error {
-//		return apply(p) // p is only valid during the call
-//	})
-//	if err != nil {
-//		return err // errors.Is(err, journal.ErrCorrupt): run `cookiestore repair cookies.dat`
-//	}
-//	defer j.Close()
-//	if _, err := j.Append(payload); err != nil {
-//		return err // the payload is not durable; the journal is read-only
-//	}
 package journal
 
 import (
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"hash/crc32"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
 )
 
-// Sizes and limits of the file format, version 1.
-const (
-	// HeaderSize is the size of the file header. Part of the wire format.
-	HeaderSize = 16
-	// FrameHeaderSize is the size of a frame's length and crc fields.
-	// Part of the wire format.
-	FrameHeaderSize = 8
-	// MaxFrameSize is the largest payload a frame may hold, in bytes.
-	// Part of the wire format.
-	MaxFrameSize = 16 << 20
-	// Version is the format version this package reads and writes.
-	// Part of the wire format.
-	Version = 1
-	// Magic is the first 8 bytes of every journal file. Part of the wire format.
-	Magic = "CKSJRNL\x00"
-)
-
-// castagnoli is the CRC-32C table. MakeTable returns the table shared with
-// the rest of the program, which is what lets crc32 use the CPU instruction.
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// Errors that callers test with errors.Is.
-var (
-	// ErrCorrupt is matched by a *CorruptError: valid frames follow a bad one.
-	ErrCorrupt = errors.New("journal: corrupt frame")
-	// ErrLocked means another process (or another Journal in this one)
-	// holds the journal.
-	ErrLocked = errors.New("journal: in use by another process")
-	// ErrReadOnly is wrapped by every Append after a failed write or sync.
-	ErrReadOnly = errors.New("journal: read-only after a failed write or sync")
-	// ErrBadHeader means the file does not start with a valid version 1 header.
-	ErrBadHeader = errors.New("bad journal header")
-	// ErrClosed is returned by calls on a closed Journal.
-	ErrClosed = errors.New("journal: closed")
-	// ErrPayloadSize rejects a payload that is empty or larger than MaxFrameSize.
-	ErrPayloadSize = errors.New("journal: payload must hold 1 to 16777216 bytes")
-)
-
-// CorruptError reports damage in the middle of a journal: a bad frame with
-// valid frames after it. Open refuses such a file; Repair fixes it.
-type CorruptError struct {
-	// Path is the journal file.
-	Path string
-	// Offset is the offset of the first bad frame.
-	Offset int64
-	// Reason says what is wrong with the frame at Offset.
-	Reason string
-	// Next is the offset of the first valid frame after Offset.
-	Next int64
+// Stats are counters since Open.
+type Stats struct {
+	// Appends is the number of Append and AppendBatch calls that queued frames.
+	Appends int64
+	// Frames is the number of frames appended.
+	Frames int64
+	// Bytes is the number of bytes appended, frame headers included.
+	Bytes int64
+	// Writes is the number of writes to the file (a batch is one write).
+	Writes int64
+	// Syncs is the number of fdatasyncs attempted.
+	Syncs int64
+	// SyncErrors is the number of fdatasyncs that failed.
+	SyncErrors int64
+	// SyncTime is the total time spent in fdatasync.
+	SyncTime time.Duration
+	// Size is the journal's size, as Size returns it.
+	Size int64
 }
 
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("journal %s: corrupt frame at offset %d: %s (a valid frame follows at offset %d); run `cookiestore repair %s`",
-		e.Path, e.Offset, e.Reason, e.Next, e.Path)
+// Journal is an open journal file. Its methods are safe for concurrent use.
+type Journal struct {
+	path   string
+	fs     FS
+	log    *slog.Logger
+	mode   SyncMode
+	onSync func(time.Duration, error)
+	lock   io.Closer
+	rec    Recovery
+	stop   chan struct{}  // closed by Close to end the background goroutine
+	bg     sync.WaitGroup // the background goroutine
+
+	mu   sync.Mutex
+	cond sync.Cond // signalled when a flush or a commit ends
+	f    File
+	// version is the format version of f's header.
+	version int
+	// buf holds frames appended but not yet handed to a write; spare is
+	// the other buffer, taken by the flush in progress.
+	buf, spare []byte
+	size       int64 // offset at which the next frame will start
+	fileEnd    int64 // bytes of frames written to the file
+	// allocEnd is the file's size: fileEnd plus the unwritten space.
+	allocEnd int64
+	// Appends are numbered by the stream position of their end: seq counts
+	// every byte appended since Open, and unlike offsets it does not change
+	// when a compaction replaces the file.
+	seq, writtenSeq, syncedSeq int64
+	// group is the SyncAlways appenders who wait for the frames in buf:
+	// the next flush releases them all at once. It is nil while nobody
+	// waits, so that a lone appender, which always leads, allocates none.
+	group *commitGroup
+	// queuedAppends counts the Append calls whose frames are in buf;
+	// expected is how many the next sync flush should carry: those the
+	// last one released and those who queued while it ran. With
+	// lastSyncTime, how long its fdatasync took, it lets a leader gather.
+	queuedAppends, expected int
+	lastSyncTime            time.Duration
+	flushing                bool // a flush or commit owns the file
+	committing              bool // a commit is running; appends wait
+	closed                  bool
+	err                     error // sticky: the journal is read-only
+	rw                      *Rewrite
+	stats                   Stats
 }
 
-// Is makes errors.Is(err, ErrCorrupt) true for a *CorruptError.
-func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+// Path returns the journal's file name.
+func (j *Journal) Path() string { return j.path }
 
-// FrameError is returned by Reader.Next for a frame that is not valid.
-type FrameError struct {
-	// Offset is the offset of the bad frame from the start of the file.
-	Offset int64
-	// Reason says what is wrong with it.
-	Reason string
+// Recovery reports what Open found.
+func (j *Journal) Recovery() Recovery { return j.rec }
+
+// Version returns the format version of the file the journal appends to:
+// the version Open found, or Version for a file it created. A committed
+// Rewrite replaces the file with one of version Version. Appends never
+// change it: the payloads appended must be in the encoding that the
+// file's version names.
+func (j *Journal) Version() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.version
 }
 
-func (e *FrameError) Error() string {
-	return fmt.Sprintf("journal: bad frame at offset %d: %s", e.Offset, e.Reason)
+// Size returns the offset at which the next frame will start: the size of
+// the file once everything appended is written. After a compaction it is
+// the size of the new file.
+func (j *Journal) Size() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.size
 }
 
-// lockedError is the error for a journal held by someone else: it reads as
-// one plain sentence and matches both ErrLocked and the cause.
-type lockedError struct {
-	path string
-	err  error
+// Stats returns the counters since Open.
+func (j *Journal) Stats() Stats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s := j.stats
+	s.Size = j.size
+	return s
 }
 
-func (e *lockedError) Error() string {
-	return "journal: " + e.path + " is in use by another process"
-}
-
-func (e *lockedError) Unwrap() []error { return []error{ErrLocked, e.err} }
-
-// appendHeader appends a version 1 file header to dst.
-func appendHeader(dst []byte) []byte {
-	var h [HeaderSize]byte
-	copy(h[:], Magic)
-	binary.LittleEndian.PutUint16(h[8:], Version)
-	binary.LittleEndian.PutUint16(h[10:], 0)
-	binary.LittleEndian.PutUint32(h[12:], crc32.Checksum(h[:12], castagnoli))
-	return append(dst, h[:]...)
-}
-
-// checkHeader returns why h is not a valid version 1 header, or "".
-func checkHeader(h []byte) string {
-	if len(h) < HeaderSize {
-		return fmt.Sprintf("file is %d bytes, shorter than the %d-byte header", len(h), HeaderSize)
-	}
-	if string(h[:8]) != Magic {
-		return fmt.Sprintf("magic is %q, want %q: not a cookiestore journal", h[:8], Magic)
-	}
-	if stored, sum := binary.LittleEndian.Uint32(h[12:]), crc32.Checksum(h[:12], castagnoli); stored != sum {
-		return fmt.Sprintf("header checksum is %#08x, computed %#08x", stored, sum)
-	}
-	if v := binary.LittleEndian.Uint16(h[8:]); v != Version {
-		return fmt.Sprintf("format version %d is not supported (this build reads version %d)", v, Version)
-	}
-	if fl := binary.LittleEndian.Uint16(h[10:]); fl != 0 {
-		return fmt.Sprintf("unknown header flags %#04x", fl)
-	}
-	return ""
-}
-
-// appendFrame appends the frame holding payload to dst. It allocates only
-// when dst must grow.
-func appendFrame(dst, payload []byte) []byte {
-	n := len(dst)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
-	dst = append(dst, 0, 0, 0, 0)
-	dst = append(dst, payload...)
-	sum := crc32.Update(crc32.Checksum(dst[n:n+4], castagnoli), castagnoli, payload)
-	binary.LittleEndian.PutUint32(dst[n+4:], sum)
-	return dst
-}
-
-// checkLength returns why a frame length read from the file is not valid
-// when avail bytes follow the frame header, or "".
-func checkLength(n uint32, avail int64) string {
-	switch {
-	case n == 0:
-		return "zero frame length"
-	case n > MaxFrameSize:
-		return fmt.Sprintf("frame length %d exceeds the maximum of %d", n, MaxFrameSize)
-	case int64(n) > avail:
-		return fmt.Sprintf("frame length %d runs past the end of the file (%d bytes left)", n, avail)
-	}
-	return ""
-}
-
-// checkFrame returns why frame, a frame header followed by its payload, has
-// a bad checksum, or "".
-func checkFrame(frame []byte) string {
-	stored := binary.LittleEndian.Uint32(frame[4:])
-	sum := crc32.Update(crc32.Checksum(frame[:4], castagnoli), castagnoli, frame[FrameHeaderSize:])
-	if stored != sum {
-		return fmt.Sprintf("frame checksum is %#08x, computed %#08x", stored, sum)
-	}
-	return ""
-}
-
-func checkPayload(p []byte) error {
-	if len(p) == 0 || len(p) > MaxFrameSize {
-		return fmt.Errorf("%w, got %d", ErrPayloadSize, len(p))
-	}
-	return nil
+// Err returns nil, or the error that made the journal read-only.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
 }

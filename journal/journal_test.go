@@ -16,13 +16,17 @@ import (
 )
 
 func TestHeaderLayout(t *testing.T) {
-	h := appendHeader(nil)
-	want := []byte("CKSJRNL\x00\x01\x00\x00\x00")
-	if !bytes.Equal(h[:12], want) {
-		t.Fatalf("header starts % x, want % x", h[:12], want)
-	}
-	if got, sum := binary.LittleEndian.Uint32(h[12:]), crc32.Checksum(want, crc32.MakeTable(crc32.Castagnoli)); got != sum {
-		t.Fatalf("header crc %#x, want %#x", got, sum)
+	for version, want := range map[int]string{1: "CKSJRNL\x00\x01\x00\x00\x00", 2: "CKSJRNL\x00\x02\x00\x00\x00"} {
+		h := appendHeader(nil, version)
+		if !bytes.Equal(h[:12], []byte(want)) {
+			t.Fatalf("version %d header starts % x, want % x", version, h[:12], want)
+		}
+		if got, sum := binary.LittleEndian.Uint32(h[12:]), crc32.Checksum([]byte(want), crc32.MakeTable(crc32.Castagnoli)); got != sum {
+			t.Fatalf("version %d header crc %#x, want %#x", version, got, sum)
+		}
+		if v, reason := parseHeader(h); v != version || reason != "" {
+			t.Fatalf("parseHeader of a version %d header = %d, %q", version, v, reason)
+		}
 	}
 	f := appendFrame(nil, []byte("abc"))
 	if got := binary.LittleEndian.Uint32(f); got != 3 {
@@ -92,7 +96,7 @@ func TestRoundTrip(t *testing.T) {
 					t.Fatalf("offsets %v, want %v", gotOffs, offs)
 				}
 				rec := j.Recovery()
-				if rec != (Recovery{Frames: int64(len(tt.payloads)), Bytes: want}) {
+				if rec != (Recovery{Frames: int64(len(tt.payloads)), Bytes: want, Version: Version}) {
 					t.Fatalf("Recovery %+v", rec)
 				}
 				samePayloads(t, readFile(t, path), tt.payloads)
@@ -314,11 +318,12 @@ func TestLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	j, _ := openT(t, path, Options{})
 	_, err := Open(path, Options{}, nil)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path+" is in use by another process") {
-		t.Fatalf("second Open: %v", err)
+	want := "journal " + path + ": in use by another process"
+	if !errors.Is(err, ErrLocked) || err.Error() != want {
+		t.Fatalf("second Open: %v; want %q matching ErrLocked", err, want)
 	}
-	if _, err := Repair(path, Options{}); !errors.Is(err, ErrLocked) {
-		t.Fatalf("Repair of an open journal: %v", err)
+	if _, err := Repair(path, Options{}); !errors.Is(err, ErrLocked) || err.Error() != want {
+		t.Fatalf("Repair of an open journal: %v; want %q matching ErrLocked", err, want)
 	}
 	// Verify needs no lock.
 	if r, err := Verify(path, Options{}); err != nil || !r.OK() {

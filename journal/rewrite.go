@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sync"
 )
@@ -31,9 +32,12 @@ const rewriteChunk = 1 << 20
 var errRewriteDone = errors.New("journal: rewrite already committed or aborted")
 
 // BeginRewrite starts building a replacement file: a temporary file
-// path+".compact-<16 hex digits>" holding a header. Frames appended to the
-// journal from now on are not part of what the caller writes to the
-// Rewrite; Commit copies them. Only one rewrite runs at a time.
+// path+".compact-<16 hex digits>" holding a header of version Version,
+// whatever the version of the journal's file, so that a rewrite of an
+// older file upgrades it. The caller writes the payloads it appends to the
+// Rewrite in Version's encoding. Frames appended to the journal from now
+// on are not part of what the caller writes to the Rewrite; Commit copies
+// them as they are. Only one rewrite runs at a time.
 func (j *Journal) BeginRewrite() (*Rewrite, error) {
 	name, f, err := createTemp(j.fs, j.path)
 	if err != nil {
@@ -50,7 +54,7 @@ func (j *Journal) BeginRewrite() (*Rewrite, error) {
 		j.fs.Remove(name)
 		return nil, err
 	}
-	rw := &Rewrite{j: j, name: name, f: f, from: j.size, buf: appendHeader(make([]byte, 0, rewriteChunk))}
+	rw := &Rewrite{j: j, name: name, f: f, from: j.size, buf: appendHeader(make([]byte, 0, rewriteChunk), Version)}
 	j.rw = rw
 	j.mu.Unlock()
 	return rw, nil
@@ -95,6 +99,12 @@ func (rw *Rewrite) writeLocked() error {
 // the journal then appends to the new file. It returns the sizes of the old
 // and the new file; Size and offsets from now on refer to the new one.
 //
+// Commit copies frames byte for byte and cannot re-encode them, so when
+// the rewrite changes the format version (the journal's file is older
+// than Version) it fails if anything was appended to the journal since
+// BeginRewrite: hold appends during such an upgrade. After Commit,
+// Version reports Version.
+//
 // If Commit fails before the rename, the journal goes on with the old file
 // and the temporary file is removed. If the folder fsync after the rename
 // fails, the journal goes on with the new file but is read-only, since the
@@ -119,6 +129,13 @@ func (rw *Rewrite) Commit() (oldSize, newSize int64, err error) {
 		j.mu.Unlock()
 		rw.abortLocked()
 		return 0, 0, err
+	}
+	if appended := j.size - rw.from; appended > 0 && j.version != Version {
+		old := j.version
+		j.mu.Unlock()
+		rw.abortLocked()
+		return 0, 0, fmt.Errorf("journal %s: %d bytes of frames were appended during a rewrite from format version %d to %d; they are in version %d's encoding and cannot be copied into the new file",
+			j.path, appended, old, Version, old)
 	}
 	// Own the file and hold new appends; frames already queued (pending)
 	// go straight to the new file.
@@ -152,6 +169,7 @@ func (rw *Rewrite) Commit() (oldSize, newSize int64, err error) {
 	if renamed {
 		old.Close()
 		j.f, j.fileEnd, j.size, j.allocEnd = rw.f, rw.off, rw.off, rw.off
+		j.version = Version
 		j.writtenSeq, j.syncedSeq = target, target
 		if cap(pending) <= maxSpare {
 			j.spare = pending[:0]
@@ -229,6 +247,21 @@ func (rw *Rewrite) abortLocked() error {
 	}
 	if err != nil {
 		return fmt.Errorf("journal %s: abort rewrite: %w", j.path, err)
+	}
+	return nil
+}
+
+// copyRange copies n bytes at srcOff in src to dstOff in dst through buf.
+func copyRange(dst File, dstOff int64, src io.ReaderAt, srcOff, n int64, buf []byte) error {
+	for n > 0 {
+		m := int(min(int64(len(buf)), n))
+		if err := readAt(src, buf[:m], srcOff); err != nil {
+			return err
+		}
+		if err := writeAt(dst, buf[:m], dstOff); err != nil {
+			return fmt.Errorf("write at offset %d: %w", dstOff, err)
+		}
+		srcOff, dstOff, n = srcOff+int64(m), dstOff+int64(m), n-int64(m)
 	}
 	return nil
 }

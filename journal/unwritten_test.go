@@ -36,8 +36,8 @@ func TestUnwrittenSpace(t *testing.T) {
 	first := testPayloads("first", 5)
 	appendT(t, j, first)
 	end, alloc := j.Size(), fileSize(t, path)
-	if alloc <= end || alloc > end+aheadChunk {
-		t.Fatalf("open journal: file size %d, want the %d bytes of frames and up to %d written ahead", alloc, end, aheadChunk)
+	if alloc <= end || alloc > end+UnwrittenChunk {
+		t.Fatalf("open journal: file size %d, want the %d bytes of frames and up to %d written ahead", alloc, end, UnwrittenChunk)
 	}
 	b, _ := os.ReadFile(path)
 	if !allZero(b[end:]) {
@@ -89,14 +89,14 @@ func TestUnwrittenSpaceGrows(t *testing.T) {
 	j, _ := openT(t, path, Options{})
 	payload := bytes.Repeat([]byte("p"), 64<<10)
 	var want [][]byte
-	for i := range 3 * aheadChunk / len(payload) {
+	for i := range 3 * UnwrittenChunk / len(payload) {
 		p := append([]byte(fmt.Sprint(i)), payload...)
 		if _, err := j.AppendBatch([][]byte{p}); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, p)
 	}
-	if size, end := fileSize(t, path), j.Size(); size <= end || size > end+aheadChunk {
+	if size, end := fileSize(t, path), j.Size(); size <= end || size > end+UnwrittenChunk {
 		t.Fatalf("file size %d for %d bytes of frames: the space ahead should be at most one chunk", size, end)
 	}
 	samePayloads(t, readFile(t, snapshot(t, path)), want)
@@ -228,14 +228,14 @@ func TestWriteAheadFailure(t *testing.T) {
 	path, fsys, j, good := openFaultyWith(t, "good", 2)
 	// Fill the chunk, so that the next append writes ahead again, and
 	// fail only that write of zeros.
-	filler := bytes.Repeat([]byte("f"), aheadChunk-int(j.Size())+HeaderSize)
+	filler := bytes.Repeat([]byte("f"), UnwrittenChunk-int(j.Size())+HeaderSize)
 	if _, err := j.Append(filler); err != nil {
 		t.Fatal(err)
 	}
 	good = append(good, filler)
 	fsys.set(func(f *faultFS) {
 		f.writeFault = func(_ int64, n int) (int, error) {
-			if n == aheadPage {
+			if n == UnwrittenPage {
 				return n / 3, syscall.ENOSPC
 			}
 			return n, nil

@@ -10,7 +10,7 @@
 //	stores := &node.Opener{Logger: log}
 //	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
 //	if err != nil {
-//		return stores.Explain(err) // "cookies.dat is in use by another process (...)"
+//		return err // e.g. "...: journal cookies.dat: in use by another process"
 //	}
 //
 // The Opener's file layer (FS) and clock are injectable, so that a test can
@@ -18,10 +18,8 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"cookiestore/filestore"
@@ -31,9 +29,11 @@ import (
 )
 
 // Opener opens the stores of a config's cookie blocks. The zero value opens
-// them on the operating system's files with the real clock. An Opener may
-// be used by one server at a time; its fields must not change after the
-// first Open.
+// them on the operating system's files with the real clock. An Opener keeps
+// no state between calls, so each Open's error depends on that call alone
+// (a journal that another process holds is the journal's own
+// "journal FILE: in use by another process"); its fields must not change
+// after the first Open.
 type Opener struct {
 	// Logger receives the stores' messages (journal recovery, compaction);
 	// nil discards them.
@@ -47,9 +47,6 @@ type Opener struct {
 	// CompactMinBytes is the journal size below which a file store never
 	// compacts by itself; 0 = the filestore default (4 MiB), < 0 = never.
 	CompactMinBytes int64
-
-	mu     sync.Mutex
-	locked string // the journal file that another process holds
 }
 
 // Open opens the store sc describes. It has the signature of
@@ -78,11 +75,6 @@ func (o *Opener) Open(sc httpd.StoreConfig, onSync func(time.Duration, error)) (
 			FS:              o.FS,
 			OnSync:          onSync,
 		})
-		if errors.Is(err, journal.ErrLocked) {
-			o.mu.Lock()
-			o.locked = sc.Filename
-			o.mu.Unlock()
-		}
 		if err != nil {
 			return nil, err
 		}
@@ -91,31 +83,6 @@ func (o *Opener) Open(sc httpd.StoreConfig, onSync func(time.Duration, error)) (
 		return nil, fmt.Errorf("store type %q is not supported", sc.Type)
 	}
 }
-
-// Explain rewrites the error of opening stores that an operator meets
-// most, a journal held by another server, into one plain line that names
-// the file. Other errors are returned as they are.
-func (o *Opener) Explain(err error) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.locked != "" && errors.Is(err, journal.ErrLocked) {
-		return &inUseError{path: o.locked, err: err}
-	}
-	return err
-}
-
-// inUseError says which journal another process holds, in one line, and
-// still matches journal.ErrLocked.
-type inUseError struct {
-	path string
-	err  error
-}
-
-func (e *inUseError) Error() string {
-	return e.path + " is in use by another process (is another cookiestore serving this node directory?)"
-}
-
-func (e *inUseError) Unwrap() error { return e.err }
 
 // FileStore is a file store as the server sees it: an httpd.Store that is
 // also an httpd.StatsReporter, so that /status and /metrics report its

@@ -24,8 +24,10 @@ const (
 	// sync need not allocate them. Linux only.
 	Fallocated
 	// Zeroed: zeros written and synced 4 MiB ahead, a page at a time, as
-	// cookiestore's journal does in sync=always: a record overwrites
-	// blocks the file already has, within its size.
+	// cookiestore's journal writes its unwritten space in sync=always
+	// (bench.WriteZerosAhead; the journal extends it journal.UnwrittenChunk
+	// at a time): a record overwrites blocks the file already has, within
+	// its size.
 	Zeroed
 )
 

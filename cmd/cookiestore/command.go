@@ -8,6 +8,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"cookiestore/journal"
 )
 
 // Exit codes, the same for every command.
@@ -94,13 +96,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case errors.As(err, &ee):
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "cookiestore: %s\n", oneLine(ee.err.Error()))
+			fmt.Fprintf(stderr, "cookiestore: %s\n", message(ee.err))
 		}
 		return ee.code
 	default:
-		fmt.Fprintf(stderr, "cookiestore: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "cookiestore: %s\n", message(err))
 		return exitFailure
 	}
+}
+
+// message is the line that run prints for err: the error on one line and,
+// for a journal that Open refused as corrupt, the command that repairs it.
+// Every command reports errors here, so serve and the tools all say it.
+func message(err error) string {
+	msg := oneLine(err.Error())
+	var ce *journal.CorruptError
+	if errors.As(err, &ce) {
+		msg += fmt.Sprintf("; run `cookiestore repair %s`", ce.Path)
+	}
+	return msg
 }
 
 // oneLine keeps an error message on one line, whatever wrapped it.

@@ -44,7 +44,7 @@ Exit codes: 0 success, 1 the file cannot be opened, is in use or is corrupt,
 					JanitorInterval: -1,
 				})
 				if err != nil {
-					return inUse(path, err)
+					return err
 				}
 				cs, err := st.Compact()
 				if cerr := st.Close(); err == nil {

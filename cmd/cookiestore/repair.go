@@ -34,7 +34,7 @@ in use, 2 a bad command line.`,
 				}
 				rep, err := journal.Repair(path, journal.Options{})
 				if err != nil {
-					return inUse(path, err)
+					return err
 				}
 				if rep.Backup == "" {
 					fmt.Fprintf(out.stdout, "%s: clean, nothing to repair (%d frames, %d bytes)\n", path, rep.Frames, rep.Bytes)

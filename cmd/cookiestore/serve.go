@@ -74,7 +74,7 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 	stores := &node.Opener{Logger: log}
 	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
 	if err != nil {
-		return stores.Explain(err)
+		return err
 	}
 	if err := srv.Listen(); err != nil {
 		_ = srv.Close()

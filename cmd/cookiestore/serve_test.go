@@ -201,7 +201,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("second serve: exit %d, want 1", code)
 	}
 	wantOneLine(t, "second serve stderr", lastLines(other.stderr()))
-	if want := filepath.Join(dir, "cookies.dat") + " is in use by another process"; !strings.Contains(other.stderr(), want) {
+	if want := "journal " + filepath.Join(dir, "cookies.dat") + ": in use by another process"; !strings.Contains(other.stderr(), want) {
 		t.Errorf("second serve: %q, want %q", other.stderr(), want)
 	}
 

@@ -414,3 +414,25 @@ func TestToolsOnMissingOrWrongFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestToolsOnLockedJournal: repair and compact refuse a journal that
+// another process holds with the journal's own one-line error; verify,
+// which takes no lock, still reads it.
+func TestToolsOnLockedJournal(t *testing.T) {
+	path, _ := corruptJournal(t)
+	j, err := journal.Open(path, journal.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	want := "cookiestore: journal " + path + ": in use by another process\n"
+	for _, cmd := range []string{"repair", "compact"} {
+		r := runCLI(t, cmd, path)
+		if r.code != 1 || r.stderr != want {
+			t.Errorf("%s of a held journal: exit %d, stderr %q; want 1 and %q", cmd, r.code, r.stderr, want)
+		}
+	}
+	if r := runCLI(t, "verify", path); r.code != 0 {
+		t.Errorf("verify of a held journal: exit %d, stderr %q; want 0", r.code, r.stderr)
+	}
+}

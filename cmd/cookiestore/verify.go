@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -56,7 +55,7 @@ The file is read, never locked or written. Exit codes: 0 the file is clean,
 				fmt.Fprintf(out.stdout, "%s: ok, %d frames, %d events, %d bytes", path, rep.Frames, events, rep.Bytes)
 				if unwritten := rep.Size - rep.Bytes; unwritten > 0 {
 					// A sync=always journal that was not closed: see
-					// "Unwritten space" in docs/FORMAT.md.
+					// "Unwritten space" in go doc cookiestore/journal.
 					fmt.Fprintf(out.stdout, ", then %d bytes of unwritten space (zeros written ahead; cut off when the journal is next closed)", unwritten)
 				}
 				fmt.Fprintln(out.stdout)
@@ -77,12 +76,4 @@ func existingFile(path string) error {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
 	return nil
-}
-
-// inUse turns a locked journal into the message an operator acts on.
-func inUse(path string, err error) error {
-	if errors.Is(err, journal.ErrLocked) {
-		return fmt.Errorf("%s is in use by another process (stop the server that holds it first)", path)
-	}
-	return err
 }

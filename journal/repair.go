@@ -10,73 +10,6 @@ import (
 	"strconv"
 )
 
-// VerifyReport is what Verify found in a journal file.
-type VerifyReport struct {
-	// Path is the file checked.
-	Path string
-	// Size is the file's size in bytes.
-	Size int64
-	// Frames is the number of valid frames before the first bad one.
-	Frames int64
-	// Bytes is the size of the valid part, header included; unwritten
-	// space after the last frame is not part of it.
-	Bytes int64
-	// BadOffset is the offset of the first bad frame, or -1 if all are valid.
-	BadOffset int64
-	// Reason says what is wrong with the frame at BadOffset.
-	Reason string
-	// NextValid is the offset of the first valid frame after BadOffset, or
-	// -1 if there is none: then the damage is a torn tail, which Open cuts
-	// off, and otherwise corruption, which only Repair removes.
-	NextValid int64
-}
-
-// OK reports whether every frame in the file is valid.
-func (r VerifyReport) OK() bool { return r.BadOffset < 0 }
-
-// TornTail reports whether the file has a bad tail that Open would cut off.
-func (r VerifyReport) TornTail() bool { return r.BadOffset >= 0 && r.NextValid < 0 }
-
-// Verify checks the header and every frame of the journal at path without
-// changing it and without taking the lock; on a journal in use, the last
-// frame may be caught half written. An unreadable file or a bad header is
-// an error; bad frames are reported.
-func Verify(path string, opts Options) (VerifyReport, error) {
-	f, err := opts.fs().OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return VerifyReport{}, fmt.Errorf("journal: %w", err)
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return VerifyReport{}, fmt.Errorf("journal %s: %w", path, err)
-	}
-	if err := readHeader(path, f, size); err != nil {
-		return VerifyReport{}, err
-	}
-	r := VerifyReport{Path: path, Size: size, Bytes: size, BadOffset: -1, NextValid: -1}
-	s := scanner{r: f, size: size, off: HeaderSize}
-	for {
-		off, _, reason, err := s.next()
-		if err == io.EOF {
-			r.Bytes = off
-			return r, nil
-		}
-		if err != nil {
-			return r, fmt.Errorf("journal %s: %w", path, err)
-		}
-		if reason != "" {
-			r.Bytes, r.BadOffset, r.Reason = off, off, reason
-			s.buf = nil
-			if r.NextValid, err = resync(f, off+1, size); err != nil {
-				return r, fmt.Errorf("journal %s: %w", path, err)
-			}
-			return r, nil
-		}
-		r.Frames++
-	}
-}
-
 // DroppedRange is a run of bytes that Repair removed.
 type DroppedRange struct {
 	// Offset is where the range starts in the original file.
@@ -109,9 +42,9 @@ type RepairReport struct {
 // the journal is open), copies the original to path+".bak" (or .bak.1,
 // .bak.2, ... if taken; mode 0600), skips each bad region by searching for
 // the next valid frame, and writes the frames kept to a temporary file that
-// it renames over path. A clean file is left alone, with no backup. Repair
-// does not fix a bad header: a file without one is not known to be a
-// journal.
+// it renames over path. The repaired file keeps the original's format
+// version. A clean file is left alone, with no backup. Repair does not fix
+// a bad header: a file without one is not known to be a journal.
 func Repair(path string, opts Options) (RepairReport, error) {
 	fsys, log := opts.fs(), opts.logger()
 	lock, err := lockFile(fsys, path)
@@ -134,7 +67,8 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	if size == 0 {
 		return rep, nil // a creation cut short: Open writes the header
 	}
-	if err := readHeader(path, f, size); err != nil {
+	version, err := readHeader(path, f, size)
+	if err != nil {
 		return rep, err
 	}
 
@@ -183,7 +117,9 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	err = writeAt(t, appendHeader(nil), 0)
+	// The frames are copied as they are, so the repaired file keeps the
+	// original's version: it says how they are encoded.
+	err = writeAt(t, appendHeader(nil, version), 0)
 	for at, i := int64(HeaderSize), 0; err == nil && i < len(keep); i++ {
 		n := keep[i][1] - keep[i][0]
 		err = copyRange(t, at, f, keep[i][0], n, buf)
@@ -239,19 +175,4 @@ func backup(fsys FS, path string, f File, size int64, buf []byte) (string, error
 		return name, nil
 	}
 	return "", fmt.Errorf("journal %s: no free backup name (tried .bak to .bak.999)", path)
-}
-
-// copyRange copies n bytes at srcOff in src to dstOff in dst through buf.
-func copyRange(dst File, dstOff int64, src io.ReaderAt, srcOff, n int64, buf []byte) error {
-	for n > 0 {
-		m := int(min(int64(len(buf)), n))
-		if err := readAt(src, buf[:m], srcOff); err != nil {
-			return err
-		}
-		if err := writeAt(dst, buf[:m], dstOff); err != nil {
-			return fmt.Errorf("write at offset %d: %w", dstOff, err)
-		}
-		srcOff, dstOff, n = srcOff+int64(m), dstOff+int64(m), n-int64(m)
-	}
-	return nil
 }
