@@ -28,6 +28,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/memstore"
 )
 
@@ -41,9 +42,9 @@ type testServer struct {
 
 // parseTestConfig parses a config and moves every endpoint to an ephemeral
 // loopback port.
-func parseTestConfig(t *testing.T, doc, nodeDir string) *Config {
+func parseTestConfig(t *testing.T, doc, nodeDir string) *config.Config {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(doc), nodeDir)
+	cfg, err := config.Parse([]byte(doc), nodeDir)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -53,7 +54,7 @@ func parseTestConfig(t *testing.T, doc, nodeDir string) *Config {
 	return cfg
 }
 
-func startServer(t *testing.T, cfg *Config, opts Options) *testServer {
+func startServer(t *testing.T, cfg *config.Config, opts Options) *testServer {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger, _ = debugLogger()
@@ -142,7 +143,7 @@ func TestServerStatusAndMetrics(t *testing.T) {
 	var onSync func(time.Duration, error)
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Version: "v1.2.3",
-		OpenStore: func(sc StoreConfig, sync func(time.Duration, error)) (Store, error) {
+		OpenStore: func(sc config.Store, sync func(time.Duration, error)) (Store, error) {
 			onSync = sync
 			return statsStore{Store: memstore.New(memstore.Options{Clock: time.Now}), stats: stats}, nil
 		},
@@ -251,7 +252,7 @@ func TestManyConnectionsOnFewCookies(t *testing.T) {
 	const cookies, perCookie = 50, 20
 	var store *memstore.Store
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) {
 			store = memstore.New(memstore.Options{})
 			return store, nil
 		},
@@ -348,7 +349,7 @@ func TestGracefulShutdown(t *testing.T) {
 	noLeaks(t)
 	var store *faultStore
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) {
 			store = &faultStore{Store: memstore.New(memstore.Options{})}
 			return store, nil
 		},
@@ -379,7 +380,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestCloseWithoutServe(t *testing.T) {
 	var store *faultStore
 	s, err := New(parseTestConfig(t, webConfig, t.TempDir()), Options{
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) {
 			store = &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
 			return store, nil
 		},
@@ -445,7 +446,7 @@ func TestNewErrors(t *testing.T) {
 	t.Run("opener fails: earlier stores are closed", func(t *testing.T) {
 		var opened []*faultStore
 		_, err := New(parseTestConfig(t, fileCfg, t.TempDir()), Options{
-			OpenStore: func(sc StoreConfig, _ func(time.Duration, error)) (Store, error) {
+			OpenStore: func(sc config.Store, _ func(time.Duration, error)) (Store, error) {
 				if sc.Type == "file" {
 					return nil, fmt.Errorf("open %s: %w", sc.Filename, syscall.EAGAIN)
 				}
@@ -459,13 +460,13 @@ func TestNewErrors(t *testing.T) {
 		}
 	})
 	t.Run("no transports", func(t *testing.T) {
-		if _, err := New(&Config{}, Options{}); err == nil {
+		if _, err := New(&config.Config{}, Options{}); err == nil {
 			t.Fatal("New with no transports succeeded")
 		}
 	})
 	t.Run("missing TLS files", func(t *testing.T) {
 		cfg := parseTestConfig(t, webConfig, t.TempDir())
-		cfg.Transports[0].Endpoint.TLS = &TLS{Key: "/nonexistent/key.pem", Certificate: "/nonexistent/cert.pem"}
+		cfg.Transports[0].Endpoint.TLS = &config.TLS{Key: "/nonexistent/key.pem", Certificate: "/nonexistent/cert.pem"}
 		if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "transports[0].endpoint.tls") {
 			t.Fatalf("New = %v", err)
 		}
@@ -532,7 +533,7 @@ func TestNoCookieValueInLogsOrMessages(t *testing.T) {
 	fs := &faultStore{Store: memstore.New(memstore.Options{Clock: time.Now})}
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Logger:    logger,
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) { return fs, nil },
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) { return fs, nil },
 	})
 	var clients []*client
 	var ids []string
