@@ -39,6 +39,10 @@ type parser struct {
 	cookieNames map[string]string // cookie name -> JSON path of the first cookie block using it
 	statics     []static          // static folders, fenced at the end
 	guarded     []guarded         // files no static folder may hold
+
+	// met, when not nil, gathers every key of every block the walk meets,
+	// so that a test can hold docs/CONFIG.md to the tables.
+	met map[string]bool
 }
 
 func (p *parser) errorf(path, format string, args ...any) {
@@ -87,6 +91,14 @@ type block struct {
 func (p *parser) object(path string, n *node, b block) bool {
 	if !p.isObject(path, n) {
 		return false
+	}
+	if p.met != nil {
+		for k := range b.keys {
+			p.met[k] = true
+		}
+		for k := range b.refused {
+			p.met[k] = true
+		}
 	}
 	for i, k := range n.keys {
 		kp := join(path, k)
