@@ -48,9 +48,12 @@
 //
 // The JSON tree (json.go) is generic: it keeps the order of keys and names
 // every value by its path. The walk over Crossbar's structure (walk.go,
-// websocket.go) is a set of tables, one per JSON object: each key, the rule
-// that reads its value, and the field the value lands in. A key that a
-// table does not hold is an error naming the valid ones.
+// websocket.go, store.go, auth.go) is a set of tables, one per JSON object:
+// each key, the rule that reads its value (rules.go), and the field the
+// value lands in. A key that a table does not hold is an error naming the
+// valid ones. The rules across the whole config (one listener per port, one
+// user per journal or stream, static folders fenced off the node's secrets)
+// are in claims.go.
 //
 // # cookiestore's own keys
 //
@@ -58,15 +61,16 @@
 // "page"; cookie names with the "__Host-" or "__Secure-" prefix; the store
 // keys "sync" and "sync_interval_ms" of a file store and the "nats" store
 // type with "url", "stream", "replicas", "creds" and "subject_prefix"; and
-// the WebSocket options "max_connections_per_cookie", "allow_null_origin"
-// (a Crossbar key that cookiestore acts on), "allowed_hosts",
+// the WebSocket options "max_connections_per_cookie", "allowed_hosts",
 // "max_new_cookies_per_second", "new_cookie_burst" and "trusted_proxies".
+// Of Crossbar's own WebSocket options, "allowed_origins", "max_message_size"
+// and "allow_null_origin" are read into fields; the others are warnings.
 //
 // # Zero values
 //
 // The Go types are also the API of a program that builds a service by
 // hand. Their zero values are the secure defaults: a zero [Cookie] is
-// HttpOnly (ScriptReadable opts out) and SameSite=Lax, a zero [Store] syncs
-// every change, a zero limit means its default and a negative one
-// [Unlimited].
+// HttpOnly (ScriptReadable opts out) and SameSite=Lax, a file [Store]'s zero
+// Sync is journal.SyncAlways, a zero limit means its default and a negative
+// one [Unlimited].
 package config

@@ -90,8 +90,10 @@ type socketService struct {
 }
 
 // New builds the handlers of every transport in cfg and opens the cookie
-// stores. It does not listen yet; see Listen and Serve. On error, the
-// stores opened so far are closed again.
+// stores through Options.OpenStore (a WebSocket service with a cookie block
+// and no Store, as a program may build one, gets a memory store). It does
+// not listen yet; see Listen and Serve. On error, the stores opened so far
+// are closed again.
 func New(cfg *config.Config, opts Options) (*Server, error) {
 	if cfg == nil || len(cfg.Transports) == 0 {
 		return nil, errors.New("new server: the config has no transports")

@@ -464,6 +464,23 @@ func TestNewErrors(t *testing.T) {
 			t.Fatal("New with no transports succeeded")
 		}
 	})
+	t.Run("cookie block without a store description", func(t *testing.T) {
+		var opened []config.Store
+		s, err := New(&config.Config{Transports: []*config.Transport{{
+			Path: "t", Type: config.TransportWebSocket, Endpoint: config.Endpoint{Type: "tcp", Interface: "127.0.0.1"},
+			WebSocket: &config.WebSocket{Cookie: &config.Cookie{}},
+		}}}, Options{OpenStore: func(sc config.Store, _ func(time.Duration, error)) (Store, error) {
+			opened = append(opened, sc)
+			return memstore.New(memstore.Options{}), nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if len(opened) != 1 || opened[0].Type != config.StoreMemory {
+			t.Errorf("stores opened: %+v, want one memory store", opened)
+		}
+	})
 	t.Run("missing TLS files", func(t *testing.T) {
 		cfg := parseTestConfig(t, webConfig, t.TempDir())
 		cfg.Transports[0].Endpoint.TLS = &config.TLS{Key: "/nonexistent/key.pem", Certificate: "/nonexistent/cert.pem"}
