@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/httpd"
 	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
@@ -25,13 +26,13 @@ func BenchmarkHandshake(b *testing.B) {
 	clk := testkit.NewClock()
 	store := memstore.New(memstore.Options{Clock: clk.Now})
 	defer store.Close()
-	opts := httpd.Options{Logger: slog.New(slog.DiscardHandler), Clock: clk.Now}
-	off, err := httpd.NewTracker(&httpd.WebSocketService{}, nil, opts)
+	opts := httpd.TrackerOptions{Logger: slog.New(slog.DiscardHandler), Clock: clk.Now}
+	off, err := httpd.NewTracker(&config.WebSocket{}, nil, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	on, err := httpd.NewTracker(&httpd.WebSocketService{
-		Cookie: &httpd.CookieConfig{Store: httpd.StoreConfig{Type: "memory"}},
+	on, err := httpd.NewTracker(&config.WebSocket{
+		Cookie: &config.Cookie{},
 		// Clients close without waiting, so the server may still hold many
 		// connections of the returning cookie; the cap is not measured here.
 		MaxConnectionsPerCookie: -1,

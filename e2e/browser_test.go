@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"cookiestore/config"
 	"cookiestore/httpd"
 	"cookiestore/node"
 )
@@ -63,7 +64,7 @@ func newNode(t *testing.T) *browserNode {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cfg := strings.Replace(httpd.DefaultConfigJSON, `"principals": {}`,
+	cfg := strings.Replace(config.DefaultJSON, `"principals": {}`,
 		fmt.Sprintf(`"principals": {%q: {"ticket": %q, "role": "user"}}`, testAuthID, testTicket), 1)
 	cfg = strings.Replace(cfg, `"port": 8080`, `"port": `+strconv.Itoa(port), 1)
 	if !strings.Contains(cfg, testAuthID) || !strings.Contains(cfg, strconv.Itoa(port)) {
@@ -80,7 +81,7 @@ func newNode(t *testing.T) *browserNode {
 // start serves the node until stop.
 func (n *browserNode) start() {
 	n.t.Helper()
-	cfg, err := httpd.LoadConfig(n.config, n.dir)
+	cfg, err := config.Load(n.config, n.dir)
 	if err != nil {
 		n.t.Fatal(err)
 	}

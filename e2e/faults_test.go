@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/config"
 	"cookiestore/filestore"
-	"cookiestore/httpd"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/node"
@@ -266,7 +266,7 @@ func TestReadErrorAtOpenNamesFileAndOffset(t *testing.T) {
 			want := []string{path, fmt.Sprintf("offset %d", at), "input/output error"}
 
 			o := &node.Opener{FS: fsys}
-			_, err := o.Open(httpd.StoreConfig{Type: "file", Filename: path, Sync: "always"}, nil)
+			_, err := o.Open(config.Store{Type: config.StoreFile, Filename: path, Sync: journal.SyncAlways}, nil)
 			if !errors.Is(err, syscall.EIO) || !containsAll(err.Error(), want) {
 				t.Fatalf("Opener.Open: %v; want EIO naming %q", err, want)
 			}
@@ -300,7 +300,7 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 			ids := writeJournal(t, path, 5)
 			fsys := newFaultFS("cookies.dat")
 			o := &node.Opener{FS: fsys, Clock: testkit.NewClock().Now}
-			st, err := o.Open(httpd.StoreConfig{Type: "file", Filename: path, Sync: "always"}, nil)
+			st, err := o.Open(config.Store{Type: config.StoreFile, Filename: path, Sync: journal.SyncAlways}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/httpd"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
@@ -103,7 +104,7 @@ func startServer(t *testing.T, cfgJSON, dir string, so serverOptions) *testServe
 }
 
 func tryStartServer(cfgJSON, dir string, so serverOptions) (*testServer, error) {
-	cfg, err := httpd.ParseConfig([]byte(cfgJSON), dir)
+	cfg, err := config.Parse([]byte(cfgJSON), dir)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func tryStartServer(cfgJSON, dir string, so serverOptions) (*testServer, error) 
 		so.opener.Logger = so.logger
 	}
 	ts := &testServer{served: make(chan error, 1)}
-	open := func(sc httpd.StoreConfig, onSync func(time.Duration, error)) (httpd.Store, error) {
+	open := func(sc config.Store, onSync func(time.Duration, error)) (httpd.Store, error) {
 		st, err := so.opener.Open(sc, onSync)
 		if err == nil {
 			ts.mu.Lock()

@@ -1,9 +1,6 @@
 package fuzz
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,57 +88,4 @@ func plantable(name, value string) bool {
 		return false
 	}
 	return strings.Trim(name, " \t") == name && strings.Trim(value, " \t") == value
-}
-
-// FuzzConfig checks httpd.ParseConfig on arbitrary bytes:
-//   - it never panics;
-//   - it returns a config or a non-empty ConfigErrors, never both, never
-//     neither, and every problem has a message;
-//   - parsing is deterministic: the same bytes give an equal config (or the
-//     same problems) again.
-func FuzzConfig(f *testing.F) {
-	root := f.TempDir()
-	nodeDir := filepath.Join(root, "node")
-	for _, d := range []string{nodeDir, filepath.Join(root, "web")} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			f.Fatal(err)
-		}
-	}
-	f.Add([]byte(httpd.DefaultConfigJSON))
-	for _, name := range []string{"seed-memory.json", "seed-file.json", "node.json", "three-problems.json"} {
-		data, err := os.ReadFile(filepath.Join("..", "httpd", "testdata", "config", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Add([]byte(`{"transports":[{"type":"websocket","endpoint":{"type":"tcp","port":1,"port":2},"cookie":{"same_site":"None","store":{"type":"file","filename":"a","sync_interval_ms":1e3}}}]}`))
-	f.Add([]byte(`{"workers":[{"type":"router","transports":[{"type":"rawsocket","cookie":{}}]},{"type":"guest"}],"version":2}`))
-	f.Add([]byte(`{"transports": [`))
-	f.Add([]byte(`[]`))
-
-	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := httpd.ParseConfig(data, nodeDir)
-		if (cfg == nil) == (err == nil) {
-			t.Fatalf("ParseConfig returned config %v and error %v", cfg, err)
-		}
-		if err != nil {
-			var errs httpd.ConfigErrors
-			if !errors.As(err, &errs) || len(errs) == 0 {
-				t.Fatalf("error %v (%T) is not a non-empty ConfigErrors", err, err)
-			}
-			for _, e := range errs {
-				if e.Msg == "" {
-					t.Fatalf("problem at %q has no message", e.Path)
-				}
-			}
-		}
-		again, err2 := httpd.ParseConfig(data, nodeDir)
-		if !reflect.DeepEqual(cfg, again) {
-			t.Fatalf("second parse differs:\n%+v\n%+v", cfg, again)
-		}
-		if (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() {
-			t.Fatalf("second parse reports differently:\n%v\n%v", err, err2)
-		}
-	})
 }

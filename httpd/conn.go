@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/record"
 )
 
@@ -411,9 +412,9 @@ func (t *Tracker) derivedAuth(ck record.Cookie, visitor string) (record.Auth, st
 		}
 		role := a.Anonymous.Role
 		if role == "" {
-			role = cfgDefaultAnonymousRole
+			role = config.DefaultAnonymousRole
 		}
-		return record.Auth{AuthID: authid, AuthRole: role, AuthMethod: "anonymous", AuthRealm: cfgDefaultRealm}, providerAnonymous
+		return record.Auth{AuthID: authid, AuthRole: role, AuthMethod: "anonymous", AuthRealm: config.DefaultRealm}, providerAnonymous
 	}
 	return record.Auth{}, ""
 }
@@ -510,7 +511,7 @@ func (c *Conn) login(authid, ticket string) {
 	}
 	realm := p.Realm
 	if realm == "" {
-		realm = cfgDefaultRealm
+		realm = config.DefaultRealm
 	}
 	a := record.Auth{AuthID: authid, AuthRole: p.Role, AuthMethod: "ticket", AuthRealm: realm}
 	if c.tracked {

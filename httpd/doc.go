@@ -1,12 +1,14 @@
 // Package httpd is cookiestore's tracking server: it recognises browsers
 // that connect over WebSocket by an HTTP cookie, remembers in a [Store] who
 // authenticated on each cookie, and serves the static files, status and
-// metrics around it. Its configuration is Crossbar.io's JSON shape
-// ([ParseConfig]).
+// metrics around it. Its configuration is Crossbar.io's JSON shape, read by
+// package config.
 //
-// A [Server] serves a whole [Config]. A program that has its own mux
-// mounts a [Tracker], the http.Handler of one WebSocket service, instead
-// (see the example).
+// A [Server] serves a whole config.Config ([New]), opening the stores it
+// names through Options.OpenStore. A program that has its own mux mounts a
+// [Tracker], the http.Handler of one WebSocket service, instead
+// ([NewTracker], see the example): it gives the tracker an opened [Store]
+// and a config.WebSocket, whose zero fields are the secure defaults.
 //
 // # Handshake
 //

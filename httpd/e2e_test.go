@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/filestore"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
@@ -81,7 +82,7 @@ func (n *fileNode) start() *testServer {
 	dir := filepath.Dir(n.path)
 	return startServer(n.t, parseTestConfig(n.t, fileConfig, dir), Options{
 		Clock: n.clock.Now,
-		OpenStore: func(sc StoreConfig, onSync func(time.Duration, error)) (Store, error) {
+		OpenStore: func(sc config.Store, onSync func(time.Duration, error)) (Store, error) {
 			if sc.Filename != n.path {
 				n.t.Errorf("store file %q, want %q", sc.Filename, n.path)
 			}

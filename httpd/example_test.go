@@ -11,27 +11,30 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/httpd"
 	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
 // An application mounts a Tracker on its own mux, next to its own
-// handlers, and follows the tracked browsers through hooks. The cookie ID
-// is a bearer secret, so the application names a browser by its visitor
-// digest.
+// handlers, and follows the tracked browsers through hooks. The tracker is
+// given an opened store and a description of the service, whose zero
+// fields are the secure defaults (HttpOnly, SameSite=Lax, a day's
+// lifetime). The cookie ID is a bearer secret, so the application names a
+// browser by its visitor digest.
 func Example() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
 
 	events := make(chan string, 4)
-	svc := &httpd.WebSocketService{
-		Cookie: &httpd.CookieConfig{Name: "visitor_id", Store: httpd.StoreConfig{Type: "memory"}},
-		Auth: &httpd.AuthConfig{Cookie: true, Ticket: &httpd.TicketAuth{Principals: map[string]httpd.Principal{
+	svc := &config.WebSocket{
+		Cookie: &config.Cookie{Name: "visitor_id"},
+		Auth: &config.Auth{Cookie: true, Ticket: &config.Ticket{Principals: map[string]config.Principal{
 			"alice": {Ticket: "open sesame", Role: "editor"},
 		}}},
 	}
-	tracker, err := httpd.NewTracker(svc, store, httpd.Options{Logger: slog.New(slog.DiscardHandler), Hooks: httpd.Hooks{
+	tracker, err := httpd.NewTracker(svc, store, httpd.TrackerOptions{Logger: slog.New(slog.DiscardHandler), Hooks: httpd.Hooks{
 		OnConnect: func(c *httpd.Conn) {
 			events <- fmt.Sprintf("connect: visitor of %d digits, new cookie %v", len(c.Visitor()), c.IsNew())
 		},
@@ -59,7 +62,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer ws.Close()
-	fmt.Println("cookie:", resp.Cookies()[0].Name)
+	cookie := resp.Cookies()[0]
+	fmt.Println("cookie:", cookie.Name, "HttpOnly:", cookie.HttpOnly, "SameSite Lax:", cookie.SameSite == http.SameSiteLaxMode)
 	var msg struct {
 		Type        string `json:"type"`
 		New         bool   `json:"new"`
@@ -80,7 +84,7 @@ func Example() {
 	fmt.Println(<-events)
 	fmt.Println(msg.Type)
 	// Output:
-	// cookie: visitor_id
+	// cookie: visitor_id HttpOnly: true SameSite Lax: true
 	// connect: visitor of 16 digits, new cookie true
 	// hello new: true connections: 1
 	// auth: alice as editor, on the cookie: alice

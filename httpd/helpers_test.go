@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 	"cookiestore/record"
@@ -124,18 +125,15 @@ func (s statsStore) StoreStats() StoreStats {
 	return st
 }
 
-// memoryCookie is a cookie block with a memory store and defaults.
-func memoryCookie() *CookieConfig {
-	return &CookieConfig{
-		Name: "cbtid", Length: 24, MaxAge: 24 * time.Hour, HTTPOnly: true,
-		SameSite: http.SameSiteLaxMode, Store: StoreConfig{Type: "memory"},
-	}
+// memoryCookie is a cookie block with the defaults written out.
+func memoryCookie() *config.Cookie {
+	return &config.Cookie{Name: "cbtid", Length: 24, MaxAge: 24 * time.Hour, SameSite: http.SameSiteLaxMode}
 }
 
-func tickets() *AuthConfig {
-	return &AuthConfig{
+func tickets() *config.Auth {
+	return &config.Auth{
 		Cookie: true,
-		Ticket: &TicketAuth{Principals: map[string]Principal{
+		Ticket: &config.Ticket{Principals: map[string]config.Principal{
 			"alice": {Ticket: "secret-a", Role: "user", Realm: "realm1"},
 			"bob":   {Ticket: "secret-b", Role: "admin"},
 		}},
@@ -154,7 +152,7 @@ type env struct {
 
 // newEnv serves one tracker on an httptest server at "/ws". A nil store
 // gets a fresh memstore on the env's clock.
-func newEnv(t *testing.T, svc *WebSocketService, store Store, opts Options) *env {
+func newEnv(t *testing.T, svc *config.WebSocket, store Store, opts TrackerOptions) *env {
 	t.Helper()
 	e := &env{t: t, clock: testkit.NewClock()}
 	if opts.Clock == nil {

@@ -8,6 +8,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"cookiestore/config"
 )
 
 // The built-in page (Service Type "page") shows a browser what the tracking
@@ -28,7 +30,7 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 
 // pageDefaultWebSocket is the WebSocket service the page connects to,
 // relative to the page's own folder: "ws", as in the built-in config
-// (DefaultConfig), where the page is "/" and the tracking service "/ws". A
+// (config.Default), where the page is "/" and the tracking service "/ws". A
 // page served elsewhere can be pointed at another service of the same origin
 // with the query parameter ?ws=/path.
 const pageDefaultWebSocket = "ws"
@@ -43,7 +45,7 @@ type pageHandler struct {
 }
 
 // newPageHandler returns the handler of a "page" service.
-func newPageHandler(svc *Service) http.Handler {
+func newPageHandler(svc *config.Service) http.Handler {
 	root := svc.URLPath
 	if root == "" {
 		root = "/"

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"cookiestore/config"
 )
 
 func TestPage(t *testing.T) {
@@ -70,7 +72,7 @@ func TestPage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newPageHandler(&Service{URLPath: tt.svcPath, Type: "page"})
+			h := newPageHandler(&config.Service{URLPath: tt.svcPath, Type: config.ServicePage})
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, nil))
 			res := rec.Result()
@@ -140,7 +142,7 @@ func TestPageCSP(t *testing.T) {
 // TestPageSelfContained checks that the page loads nothing from elsewhere
 // and that it carries every element the browser test and users rely on.
 func TestPageSelfContained(t *testing.T) {
-	h := newPageHandler(&Service{URLPath: "/", Type: "page"}).(*pageHandler)
+	h := newPageHandler(&config.Service{URLPath: "/", Type: config.ServicePage}).(*pageHandler)
 	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}|@import|<script>|\son[a-z]+=`)
 	for name, body := range map[string][]byte{"index": h.index, "app.js": h.js, "style.css": h.css} {
 		if m := external.Find(body); m != nil {
@@ -168,7 +170,7 @@ func TestPageSelfContained(t *testing.T) {
 // TestPageServedOverHTTP runs the handler behind a real listener, as a browser
 // meets it.
 func TestPageServedOverHTTP(t *testing.T) {
-	srv := httptest.NewServer(newPageHandler(&Service{URLPath: "/", Type: "page"}))
+	srv := httptest.NewServer(newPageHandler(&config.Service{URLPath: "/", Type: config.ServicePage}))
 	t.Cleanup(srv.Close)
 	res, err := http.Get(srv.URL + "/")
 	if err != nil {

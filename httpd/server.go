@@ -17,6 +17,7 @@ import (
 
 	"github.com/klauspost/compress/gzhttp"
 
+	"cookiestore/config"
 	"cookiestore/memstore"
 )
 
@@ -30,16 +31,16 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// Options for New and NewTracker. Zero values are sane.
+// Options configure New. Zero values are sane.
 type Options struct {
 	Logger *slog.Logger     // nil = slog.Default()
 	Clock  func() time.Time // nil = time.Now; cookie creation and expiry
 	Rand   io.Reader        // nil = crypto/rand; the source of cookie IDs
 
 	// OpenStore opens the store of one cookie block. nil = memory stores
-	// only: a "file" store is then an error. onSync is to be passed to a
-	// file store so that /metrics gets the fsync latency.
-	OpenStore func(sc StoreConfig, onSync func(time.Duration, error)) (Store, error)
+	// only: a "file" or "nats" store is then an error. onSync is to be
+	// passed to a file store so that /metrics gets the fsync latency.
+	OpenStore func(sc config.Store, onSync func(time.Duration, error)) (Store, error)
 
 	Hooks Hooks // OnConnect, OnAuth, OnClose (all optional), for every WebSocket service
 
@@ -49,7 +50,7 @@ type Options struct {
 	Version           string        // reported by /status; "" = the module version from the build info
 }
 
-// Server serves every transport of a Config: one listener and one
+// Server serves every transport of a config.Config: one listener and one
 // http.Server per transport.
 type Server struct {
 	log     *slog.Logger
@@ -72,7 +73,7 @@ type Server struct {
 
 // transport is one listening socket and its http.Server.
 type transport struct {
-	cfg *Transport
+	cfg *config.Transport
 	srv *http.Server
 	tls *tls.Config
 	ln  net.Listener
@@ -89,9 +90,11 @@ type socketService struct {
 }
 
 // New builds the handlers of every transport in cfg and opens the cookie
-// stores. It does not listen yet; see Listen and Serve. On error, the
-// stores opened so far are closed again.
-func New(cfg *Config, opts Options) (*Server, error) {
+// stores through Options.OpenStore (a WebSocket service with a cookie block
+// and no Store, as a program may build one, gets a memory store). It does
+// not listen yet; see Listen and Serve. On error, the stores opened so far
+// are closed again.
+func New(cfg *config.Config, opts Options) (*Server, error) {
 	if cfg == nil || len(cfg.Transports) == 0 {
 		return nil, errors.New("new server: the config has no transports")
 	}
@@ -133,19 +136,19 @@ func buildVersion() string {
 	return "(devel)"
 }
 
-func (s *Server) buildTransport(tc *Transport) (*transport, error) {
+func (s *Server) buildTransport(tc *config.Transport) (*transport, error) {
 	if tc.Endpoint.Type != "" && tc.Endpoint.Type != "tcp" {
 		return nil, fmt.Errorf("%s.endpoint.type: %q is not supported (only \"tcp\")", tc.Path, tc.Endpoint.Type)
 	}
 	mux := http.NewServeMux()
 	switch tc.Type {
-	case "websocket":
-		h, err := s.buildWebSocket(tc.Path, "/", tc.WebSocket)
+	case config.TransportWebSocket:
+		h, err := s.buildWebSocket(tc.Path, "/", tc.WebSocket, tc.Store)
 		if err != nil {
 			return nil, err
 		}
 		mux.Handle("/", h)
-	case "web":
+	case config.TransportWeb:
 		for _, svc := range tc.Paths {
 			h, err := s.buildService(svc)
 			if err != nil {
@@ -182,7 +185,7 @@ func (s *Server) buildTransport(tc *Transport) (*transport, error) {
 // ("/" catches everything else); the other services answer on their exact
 // path. The page handler matches full paths itself, so only static
 // folders have their prefix stripped.
-func handle(mux *http.ServeMux, svc *Service, h http.Handler) (err error) {
+func handle(mux *http.ServeMux, svc *config.Service, h http.Handler) (err error) {
 	if strings.ContainsAny(svc.URLPath, "{} \t") || !strings.HasPrefix(svc.URLPath, "/") {
 		return fmt.Errorf("%s: cannot serve the path %q", svc.Path, svc.URLPath)
 	}
@@ -193,13 +196,13 @@ func handle(mux *http.ServeMux, svc *Service, h http.Handler) (err error) {
 		}
 	}()
 	switch {
-	case svc.URLPath == "/" && (svc.Type == "static" || svc.Type == "page"):
+	case svc.URLPath == "/" && (svc.Type == config.ServiceStatic || svc.Type == config.ServicePage):
 		mux.Handle("/", h)
 	case svc.URLPath == "/":
 		mux.Handle("/{$}", h)
-	case svc.Type == "static":
+	case svc.Type == config.ServiceStatic:
 		mux.Handle(svc.URLPath+"/", http.StripPrefix(svc.URLPath, h))
-	case svc.Type == "page":
+	case svc.Type == config.ServicePage:
 		mux.Handle(svc.URLPath, h)
 		mux.Handle(svc.URLPath+"/", h)
 	default:
@@ -208,44 +211,51 @@ func handle(mux *http.ServeMux, svc *Service, h http.Handler) (err error) {
 	return nil
 }
 
-func (s *Server) buildService(svc *Service) (http.Handler, error) {
+func (s *Server) buildService(svc *config.Service) (http.Handler, error) {
 	switch svc.Type {
-	case "websocket":
-		return s.buildWebSocket(svc.Path, svc.URLPath, svc.WebSocket)
-	case "static":
+	case config.ServiceWebSocket:
+		return s.buildWebSocket(svc.Path, svc.URLPath, svc.WebSocket, svc.Store)
+	case config.ServiceStatic:
 		if svc.Directory == "" {
 			return nil, fmt.Errorf("%s.directory: no folder to serve", svc.Path)
 		}
 		return gzhttp.GzipHandler(http.FileServer(http.Dir(svc.Directory))), nil
-	case "status":
+	case config.ServiceStatus:
 		return http.HandlerFunc(s.serveStatus), nil
-	case "metrics":
+	case config.ServiceMetrics:
 		return s.metrics.handler(), nil
-	case "page":
+	case config.ServicePage:
 		return newPageHandler(svc), nil
 	}
 	return nil, fmt.Errorf("%s.type: service type %q is not supported", svc.Path, svc.Type)
 }
 
 // buildWebSocket opens the store of a WebSocket service and returns its
-// tracker.
-func (s *Server) buildWebSocket(path, urlPath string, ws *WebSocketService) (http.Handler, error) {
+// tracker. A service with a cookie block and no store description (built
+// by hand) gets a memory store.
+func (s *Server) buildWebSocket(path, urlPath string, ws *config.WebSocket, sc *config.Store) (http.Handler, error) {
 	if ws == nil {
 		return nil, fmt.Errorf("%s: WebSocket service without settings", path)
 	}
 	svc := &socketService{path: path, url: urlPath}
 	if ws.Cookie != nil {
-		st, err := s.openStore(ws.Cookie.Store)
+		if sc == nil {
+			sc = &config.Store{Type: config.StoreMemory}
+		}
+		st, err := s.openStore(*sc)
 		if err != nil {
 			return nil, fmt.Errorf("%s.cookie.store: %w", path, err)
 		}
-		svc.store, svc.typ = st, ws.Cookie.Store.Type
+		svc.store, svc.typ = st, string(sc.Type)
 		// Registered before NewTracker can fail, so that New closes it.
 		s.services = append(s.services, svc)
 	}
-	opts := s.opts
-	opts.Logger = s.log.With("service", urlPath)
-	t, err := NewTracker(ws, svc.store, opts)
+	t, err := NewTracker(ws, svc.store, TrackerOptions{
+		Logger: s.log.With("service", urlPath),
+		Clock:  s.opts.Clock,
+		Rand:   s.opts.Rand,
+		Hooks:  s.opts.Hooks,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -260,7 +270,7 @@ func (s *Server) buildWebSocket(path, urlPath string, ws *WebSocketService) (htt
 // The memory backend is the built-in store of "memory" cookie blocks.
 var _ Store = (*memstore.Store)(nil)
 
-func (s *Server) openStore(sc StoreConfig) (Store, error) {
+func (s *Server) openStore(sc config.Store) (Store, error) {
 	if s.opts.OpenStore != nil {
 		st, err := s.opts.OpenStore(sc, s.metrics.observeSync)
 		if err != nil {
@@ -271,8 +281,7 @@ func (s *Server) openStore(sc StoreConfig) (Store, error) {
 		}
 		return st, nil
 	}
-	switch sc.Type {
-	case "memory", "":
+	if sc.Type == config.StoreMemory || sc.Type == "" {
 		return memstore.New(memstore.Options{Clock: s.now}), nil
 	}
 	return nil, fmt.Errorf("store type %q needs a store opener (Options.OpenStore); only memory stores are built in", sc.Type)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 )
@@ -42,9 +43,9 @@ type testServer struct {
 
 // parseTestConfig parses a config and moves every endpoint to an ephemeral
 // loopback port.
-func parseTestConfig(t *testing.T, doc, nodeDir string) *Config {
+func parseTestConfig(t *testing.T, doc, nodeDir string) *config.Config {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(doc), nodeDir)
+	cfg, err := config.Parse([]byte(doc), nodeDir)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -54,7 +55,7 @@ func parseTestConfig(t *testing.T, doc, nodeDir string) *Config {
 	return cfg
 }
 
-func startServer(t *testing.T, cfg *Config, opts Options) *testServer {
+func startServer(t *testing.T, cfg *config.Config, opts Options) *testServer {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger, _ = debugLogger()
@@ -148,7 +149,7 @@ func TestServerStatusAndMetrics(t *testing.T) {
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Version: "v1.2.3",
 		Clock:   clk.Now,
-		OpenStore: func(sc StoreConfig, sync func(time.Duration, error)) (Store, error) {
+		OpenStore: func(sc config.Store, sync func(time.Duration, error)) (Store, error) {
 			onSync = sync
 			return statsStore{Store: memStore(t, clk), stats: stats}, nil
 		},
@@ -259,7 +260,7 @@ func TestManyConnectionsOnFewCookies(t *testing.T) {
 	clk := testkit.NewClock()
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Clock: clk.Now,
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) {
 			store = memStore(t, clk)
 			return store, nil
 		},
@@ -358,7 +359,7 @@ func TestGracefulShutdown(t *testing.T) {
 	clk := testkit.NewClock()
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Clock: clk.Now,
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) {
 			store = &faultStore{Store: memStore(t, clk)}
 			return store, nil
 		},
@@ -391,7 +392,7 @@ func TestCloseWithoutServe(t *testing.T) {
 	clk := testkit.NewClock()
 	s, err := New(parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Clock: clk.Now,
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) {
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) {
 			store = &faultStore{Store: memStore(t, clk)}
 			return store, nil
 		},
@@ -459,7 +460,7 @@ func TestNewErrors(t *testing.T) {
 		clk := testkit.NewClock()
 		_, err := New(parseTestConfig(t, fileCfg, t.TempDir()), Options{
 			Clock: clk.Now,
-			OpenStore: func(sc StoreConfig, _ func(time.Duration, error)) (Store, error) {
+			OpenStore: func(sc config.Store, _ func(time.Duration, error)) (Store, error) {
 				if sc.Type == "file" {
 					return nil, fmt.Errorf("open %s: %w", sc.Filename, syscall.EAGAIN)
 				}
@@ -473,13 +474,30 @@ func TestNewErrors(t *testing.T) {
 		}
 	})
 	t.Run("no transports", func(t *testing.T) {
-		if _, err := New(&Config{}, Options{}); err == nil {
+		if _, err := New(&config.Config{}, Options{}); err == nil {
 			t.Fatal("New with no transports succeeded")
+		}
+	})
+	t.Run("cookie block without a store description", func(t *testing.T) {
+		var opened []config.Store
+		s, err := New(&config.Config{Transports: []*config.Transport{{
+			Path: "t", Type: config.TransportWebSocket, Endpoint: config.Endpoint{Type: "tcp", Interface: "127.0.0.1"},
+			WebSocket: &config.WebSocket{Cookie: &config.Cookie{}},
+		}}}, Options{OpenStore: func(sc config.Store, _ func(time.Duration, error)) (Store, error) {
+			opened = append(opened, sc)
+			return memstore.New(memstore.Options{}), nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if len(opened) != 1 || opened[0].Type != config.StoreMemory {
+			t.Errorf("stores opened: %+v, want one memory store", opened)
 		}
 	})
 	t.Run("missing TLS files", func(t *testing.T) {
 		cfg := parseTestConfig(t, webConfig, t.TempDir())
-		cfg.Transports[0].Endpoint.TLS = &TLS{Key: "/nonexistent/key.pem", Certificate: "/nonexistent/cert.pem"}
+		cfg.Transports[0].Endpoint.TLS = &config.TLS{Key: "/nonexistent/key.pem", Certificate: "/nonexistent/cert.pem"}
 		if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "transports[0].endpoint.tls") {
 			t.Fatalf("New = %v", err)
 		}
@@ -548,7 +566,7 @@ func TestNoCookieValueInLogsOrMessages(t *testing.T) {
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{
 		Logger:    logger,
 		Clock:     clk.Now,
-		OpenStore: func(StoreConfig, func(time.Duration, error)) (Store, error) { return fs, nil },
+		OpenStore: func(config.Store, func(time.Duration, error)) (Store, error) { return fs, nil },
 	})
 	var clients []*client
 	var ids []string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/record"
 )
 
@@ -75,9 +76,9 @@ type Hooks struct {
 // keeps it in the registry of its cookie and speaks the message protocol
 // (see the package documentation). Mount it on any mux.
 type Tracker struct {
-	cookie       *CookieConfig // nil = tracking off
-	auth         *AuthConfig   // nil = no authentication
-	origins      []string      // lower-case patterns of allowed_origins
+	cookie       *config.Cookie // nil = tracking off; every default filled in
+	auth         *config.Auth   // nil = no authentication
+	origins      []string       // lower-case patterns of allowed_origins
 	maxMessage   int64
 	maxPerCookie int // <= 0 = no cap
 
@@ -98,16 +99,25 @@ type Tracker struct {
 	onHandshake func(result string)
 }
 
+// TrackerOptions configure NewTracker. The zero value is ready to use.
+type TrackerOptions struct {
+	Logger *slog.Logger     // nil = slog.Default()
+	Clock  func() time.Time // nil = time.Now; cookie creation and expiry
+	Rand   io.Reader        // nil = crypto/rand; the source of cookie IDs
+	Hooks  Hooks            // OnConnect, OnAuth, OnClose, all optional
+}
+
 // NewTracker returns the handler of the WebSocket service svc. store keeps
-// the cookies; it may be nil when svc has no cookie block (tracking off).
-// Of opts, Logger, Clock, Rand and Hooks are used.
+// the cookies: an opened store, such as a memstore.Store or a
+// filestore.Store. It may be nil when svc has no cookie block (tracking
+// off).
 //
 // Zero values in svc get the configuration's defaults, so a program can
-// build a WebSocketService by hand: a cookie named "cbtid" of 24
+// build a config.WebSocket by hand: a cookie named "cbtid" of 24
 // characters that lives a day, HttpOnly, SameSite=Lax, at most 64 KiB per
 // message and 100 connections per cookie. A negative
 // MaxConnectionsPerCookie removes the cap.
-func NewTracker(svc *WebSocketService, store Store, opts Options) (*Tracker, error) {
+func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Tracker, error) {
 	if svc == nil {
 		return nil, errors.New("new tracker: no WebSocket service given")
 	}
@@ -136,10 +146,10 @@ func NewTracker(svc *WebSocketService, store Store, opts Options) (*Tracker, err
 		t.rand = rand.Reader
 	}
 	if t.maxMessage <= 0 {
-		t.maxMessage = cfgDefaultMaxMessageSize
+		t.maxMessage = config.DefaultMaxMessageSize
 	}
 	if t.maxPerCookie == 0 {
-		t.maxPerCookie = cfgDefaultMaxConnectionsPerCookie
+		t.maxPerCookie = config.DefaultMaxConnectionsPerCookie
 	}
 	for _, o := range svc.AllowedOrigins {
 		t.origins = append(t.origins, strings.ToLower(o))
@@ -150,17 +160,17 @@ func NewTracker(svc *WebSocketService, store Store, opts Options) (*Tracker, err
 		}
 		cc := *svc.Cookie
 		if cc.Name == "" {
-			cc.Name = cfgDefaultCookieName
+			cc.Name = config.DefaultCookieName
 		}
 		if cc.Length == 0 {
-			cc.Length = record.DefaultIDLength
+			cc.Length = config.DefaultCookieLength
 		}
 		if cc.Length < record.MinIDLength || cc.Length > record.MaxIDLength {
 			return nil, fmt.Errorf("new tracker: cookie length must be between %d and %d, got %d",
 				record.MinIDLength, record.MaxIDLength, cc.Length)
 		}
 		if cc.MaxAge < time.Second {
-			cc.MaxAge = cfgDefaultCookieMaxAge * time.Second
+			cc.MaxAge = config.DefaultMaxAge
 		}
 		if cc.SameSite == 0 {
 			cc.SameSite = http.SameSiteLaxMode
@@ -344,7 +354,7 @@ func (t *Tracker) setCookie(id string, r *http.Request) string {
 		Value:    id,
 		Path:     "/",
 		MaxAge:   int(cc.MaxAge / time.Second),
-		HttpOnly: cc.HTTPOnly,
+		HttpOnly: !cc.ScriptReadable,
 		Secure:   cc.Secure || r.TLS != nil,
 		SameSite: cc.SameSite,
 	}

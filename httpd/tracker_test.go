@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"cookiestore/config"
 	"cookiestore/internal/testkit"
 	"cookiestore/memstore"
 	"cookiestore/record"
@@ -24,7 +25,7 @@ import (
 
 func TestNewCookieThenReuse(t *testing.T) {
 	noLeaks(t)
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	first := e.dial("")
 	id := first.value()
 	if !record.ValidID(id, 24) {
@@ -76,7 +77,7 @@ func TestCookieReplaced(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 			known := e.dial("").value()
 			if tt.before != nil {
 				tt.before(e, known)
@@ -95,7 +96,7 @@ func TestCookieReplaced(t *testing.T) {
 }
 
 func TestCookieFoundAmongOthers(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	known := e.dial("").value()
 	// JSON in another cookie, a forged value first, and the name twice.
 	h := http.Header{"Cookie": {`prefs={"a":"b; c","d":[1,2]}; cbtid=AAAAAAAAAAAAAAAAAAAAAAAA; theme="dark"; cbtid=` + known}}
@@ -110,7 +111,7 @@ func TestTrackerChecksExpiryItself(t *testing.T) {
 	// The store's clock never moves, so the store itself never hides the
 	// cookie: only the tracker's own check can.
 	store := memStore(t, testkit.NewClock())
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, store, Options{Clock: clk.Now})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, store, TrackerOptions{Clock: clk.Now})
 	known := e.dial("").value()
 	clk.Add(24*time.Hour - time.Second)
 	if c := e.dial(known); c.hello.New {
@@ -125,18 +126,18 @@ func TestTrackerChecksExpiryItself(t *testing.T) {
 func TestSetCookieAttributes(t *testing.T) {
 	tests := []struct {
 		name   string
-		modify func(*CookieConfig)
+		modify func(*config.Cookie)
 		tls    bool
 		want   []string
 		absent []string
 	}{
 		{"defaults", nil, false, []string{"Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax"}, []string{"Secure", "Expires", "Domain"}},
 		{"tls adds Secure", nil, true, []string{"Secure", "HttpOnly", "SameSite=Lax"}, nil},
-		{"http_strict false", func(c *CookieConfig) { c.HTTPOnly = false }, false, []string{"SameSite=Lax"}, []string{"HttpOnly"}},
-		{"same_site Strict", func(c *CookieConfig) { c.SameSite = http.SameSiteStrictMode }, false, []string{"SameSite=Strict"}, []string{"SameSite=Lax"}},
-		{"same_site None and secure", func(c *CookieConfig) { c.SameSite, c.Secure = http.SameSiteNoneMode, true }, false, []string{"SameSite=None", "Secure"}, nil},
-		{"max_age", func(c *CookieConfig) { c.MaxAge = time.Hour }, false, []string{"Max-Age=3600"}, nil},
-		{"zero values get defaults", func(c *CookieConfig) { *c = CookieConfig{} }, false, []string{"Max-Age=86400", "SameSite=Lax"}, []string{"HttpOnly"}},
+		{"http_strict false", func(c *config.Cookie) { c.ScriptReadable = true }, false, []string{"SameSite=Lax"}, []string{"HttpOnly"}},
+		{"same_site Strict", func(c *config.Cookie) { c.SameSite = http.SameSiteStrictMode }, false, []string{"SameSite=Strict"}, []string{"SameSite=Lax"}},
+		{"same_site None and secure", func(c *config.Cookie) { c.SameSite, c.Secure = http.SameSiteNoneMode, true }, false, []string{"SameSite=None", "Secure"}, nil},
+		{"max_age", func(c *config.Cookie) { c.MaxAge = time.Hour }, false, []string{"Max-Age=3600"}, nil},
+		{"zero values get the secure defaults", func(c *config.Cookie) { *c = config.Cookie{} }, false, []string{"Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax"}, []string{"Secure", "Expires", "Domain"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +146,7 @@ func TestSetCookieAttributes(t *testing.T) {
 				tt.modify(cc)
 			}
 			clk := testkit.NewClock()
-			tr, err := NewTracker(&WebSocketService{Cookie: cc}, memStore(t, clk), Options{Clock: clk.Now})
+			tr, err := NewTracker(&config.WebSocket{Cookie: cc}, memStore(t, clk), TrackerOptions{Clock: clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +193,7 @@ func contains(list []string, s string) bool {
 func TestLogin(t *testing.T) {
 	tests := []struct {
 		name    string
-		auth    *AuthConfig
+		auth    *config.Auth
 		login   map[string]any
 		welcome *authInfo // nil = want an error
 	}{
@@ -206,13 +207,13 @@ func TestLogin(t *testing.T) {
 		{"no ticket field", tickets(), map[string]any{"type": "login", "authid": "alice"}, nil},
 		{"ticket not a string", tickets(), map[string]any{"type": "login", "authid": "alice", "ticket": 7}, nil},
 		{"no auth configured", nil, map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}, nil},
-		{"anonymous only", &AuthConfig{Anonymous: &AnonymousAuth{Role: "anonymous"}}, map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}, nil},
+		{"anonymous only", &config.Auth{Anonymous: &config.Anonymous{Role: "anonymous"}}, map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var hooked []record.Auth
-			e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tt.auth}, nil, Options{Hooks: Hooks{
+			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tt.auth}, nil, TrackerOptions{Hooks: Hooks{
 				OnAuth: func(_ *Conn, a record.Auth) { mu.Lock(); hooked = append(hooked, a); mu.Unlock() },
 			}})
 			c := e.dial("")
@@ -255,7 +256,7 @@ func TestLogin(t *testing.T) {
 
 // Wrong and unknown logins must look the same to the client.
 func TestLoginFailuresLookAlike(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{})
 	c := e.dial("")
 	a := c.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "nope"})
 	b := c.reply(map[string]any{"type": "login", "authid": "nobody", "ticket": "nope"})
@@ -267,17 +268,17 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 func TestReconnectAuthenticatedByCookie(t *testing.T) {
 	tests := []struct {
 		name string
-		auth *AuthConfig
+		auth *config.Auth
 		want *authInfo
 	}{
 		{"cookie auth", tickets(), &authInfo{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthProvider: "cookie"}},
-		{"without cookie auth", &AuthConfig{Ticket: tickets().Ticket}, nil},
+		{"without cookie auth", &config.Auth{Ticket: tickets().Ticket}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var onAuth []string
-			e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tt.auth}, nil, Options{Hooks: Hooks{
+			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tt.auth}, nil, TrackerOptions{Hooks: Hooks{
 				OnAuth: func(c *Conn, a record.Auth) {
 					mu.Lock()
 					onAuth = append(onAuth, a.AuthID+"/"+c.Auth().AuthMethod)
@@ -314,7 +315,7 @@ func TestReconnectAuthenticatedByCookie(t *testing.T) {
 
 // A tab that was open before another tab logged in sees the login on whoami.
 func TestWhoamiSeesLoginOfOtherTab(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{})
 	a := e.dial("")
 	b := e.dial(a.value())
 	if b.hello.Auth != nil {
@@ -330,7 +331,7 @@ func TestWhoamiSeesLoginOfOtherTab(t *testing.T) {
 }
 
 func TestAnonymousAuthUsesVisitorNotCookie(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: &AuthConfig{Anonymous: &AnonymousAuth{Role: "guest"}}}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: &config.Auth{Anonymous: &config.Anonymous{Role: "guest"}}}, nil, TrackerOptions{})
 	c := e.dial("")
 	want := authInfo{AuthID: c.hello.Visitor, AuthRole: "guest", AuthMethod: "anonymous", AuthRealm: "default", AuthProvider: "static"}
 	if c.hello.Auth == nil || *c.hello.Auth != want {
@@ -345,7 +346,7 @@ func TestAnonymousAuthUsesVisitorNotCookie(t *testing.T) {
 }
 
 func TestAnonymousUntracked(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Auth: &AuthConfig{Anonymous: &AnonymousAuth{}}}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Auth: &config.Auth{Anonymous: &config.Anonymous{}}}, nil, TrackerOptions{})
 	a, b := e.dial(""), e.dial("")
 	for _, c := range []*client{a, b} {
 		if au := c.hello.Auth; au == nil || len(au.AuthID) != 16 || au.AuthRole != "anonymous" || au.AuthMethod != "anonymous" {
@@ -359,7 +360,7 @@ func TestAnonymousUntracked(t *testing.T) {
 
 func TestTrackingOff(t *testing.T) {
 	noLeaks(t)
-	e := newEnv(t, &WebSocketService{Auth: &AuthConfig{Ticket: tickets().Ticket}}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Auth: &config.Auth{Ticket: tickets().Ticket}}, nil, TrackerOptions{})
 	c := e.dial("")
 	if len(c.resp.Header.Values("Set-Cookie")) != 0 {
 		t.Fatalf("Set-Cookie without a cookie block: %q", c.resp.Header.Values("Set-Cookie"))
@@ -386,7 +387,7 @@ func TestTrackingOff(t *testing.T) {
 
 func TestLogoutKicksOtherConnections(t *testing.T) {
 	noLeaks(t)
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{})
 	a := e.dial("")
 	id := a.value()
 	a.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"})
@@ -420,7 +421,7 @@ func TestLogoutKicksOtherConnections(t *testing.T) {
 func TestLogoutThatCannotBeStored(t *testing.T) {
 	clk := testkit.NewClock()
 	fs := &faultStore{Store: memStore(t, clk)}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, fs, Options{Clock: clk.Now})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, fs, TrackerOptions{Clock: clk.Now})
 	a := e.dial("")
 	b := e.dial(a.value())
 	fs.deleteErr = syscall.EIO
@@ -439,7 +440,7 @@ func TestLogoutThatCannotBeStored(t *testing.T) {
 }
 
 func TestProgrammaticLogout(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	a := e.dial("")
 	b := e.dial(a.value())
 	if err := e.tracker.Logout(a.value()); err != nil {
@@ -461,7 +462,7 @@ func TestProgrammaticLogout(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	noLeaks(t)
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{})
 	login := func(c *client, who, ticket string) {
 		if m := c.reply(map[string]any{"type": "login", "authid": who, "ticket": ticket}); m["type"] != "welcome" {
 			t.Fatalf("login %s: %v", who, m)
@@ -527,7 +528,7 @@ func TestOriginCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), AllowedOrigins: tt.allowed}, nil, Options{})
+			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), AllowedOrigins: tt.allowed}, nil, TrackerOptions{})
 			h := http.Header{}
 			host := strings.TrimPrefix(e.srv.URL, "http://")
 			for _, o := range tt.origin {
@@ -573,7 +574,7 @@ func TestGlobMatch(t *testing.T) {
 
 func TestOversizeMessageCloses1009(t *testing.T) {
 	noLeaks(t)
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{}) // default limit 64 KiB
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{}) // default limit 64 KiB
 	c := e.dial("")
 	big := bytes.Repeat([]byte("x"), 8<<20)
 	werr := make(chan error, 1)
@@ -599,7 +600,7 @@ func TestOversizeMessageCloses1009(t *testing.T) {
 }
 
 func TestGarbageGetsErrorReplies(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{})
 	c := e.dial("")
 	frames := []struct {
 		name string
@@ -634,7 +635,7 @@ func TestGarbageGetsErrorReplies(t *testing.T) {
 }
 
 func TestConnectionCapPerCookie(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), MaxConnectionsPerCookie: 3}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), MaxConnectionsPerCookie: 3}, nil, TrackerOptions{})
 	first := e.dial("")
 	id := first.value()
 	e.dial(id)
@@ -655,7 +656,7 @@ func TestConnectionCapPerCookie(t *testing.T) {
 func TestCreateFailureRefusesWith503(t *testing.T) {
 	clk := testkit.NewClock()
 	fs := &faultStore{Store: memStore(t, clk), createErr: syscall.ENOSPC}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, fs, Options{Clock: clk.Now})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, fs, TrackerOptions{Clock: clk.Now})
 	_, resp, err := websocket.DefaultDialer.Dial(e.url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("handshake with a full disk: %v %v, want 503", err, resp)
@@ -682,7 +683,7 @@ func TestCreateFailureRefusesWith503(t *testing.T) {
 func TestLoginThatCannotBeStored(t *testing.T) {
 	clk := testkit.NewClock()
 	fs := &faultStore{Store: memStore(t, clk)}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, fs, Options{Clock: clk.Now})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, fs, TrackerOptions{Clock: clk.Now})
 	c := e.dial("")
 	fs.mu.Lock()
 	fs.setAuthErr = syscall.ENOSPC
@@ -712,7 +713,7 @@ func (r *sameBytes) Read(p []byte) (int, error) {
 }
 
 func TestCreateRetriesOnCollision(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{Rand: &sameBytes{}})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{Rand: &sameBytes{}})
 	a := e.dial("").value()
 	b := e.dial("").value() // the first draw collides with a
 	if a == b {
@@ -724,7 +725,7 @@ func TestCreateRetriesOnCollision(t *testing.T) {
 }
 
 func TestNonWebSocketRequest(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	resp, err := http.Get(e.srv.URL + "/ws")
 	if err != nil {
 		t.Fatal(err)
@@ -750,7 +751,7 @@ func TestHooksAndContext(t *testing.T) {
 		got, ok := FromContext(c.Context())
 		events <- seen{event, c.Visitor(), c.IsNew(), a.AuthID, c.Cookie().ID, ok && got == c, c.Context().Err() != nil}
 	}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie(), Auth: tickets()}, nil, Options{Hooks: Hooks{
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{Hooks: Hooks{
 		OnConnect: func(c *Conn) { note("connect", c, c.Auth()) },
 		OnAuth:    func(c *Conn, a record.Auth) { note("auth", c, a) },
 		OnClose:   func(c *Conn) { note("close", c, c.Auth()) },
@@ -780,7 +781,7 @@ func TestHooksAndContext(t *testing.T) {
 
 func TestKeepaliveDropsSilentClients(t *testing.T) {
 	noLeaks(t)
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	e.tracker.pingPeriod, e.tracker.pongWait = 20*time.Millisecond, 150*time.Millisecond
 	// A client that reads answers pings (gorilla does it inside
 	// ReadMessage); one that never reads does not.
@@ -814,7 +815,7 @@ func TestKeepaliveDropsSilentClients(t *testing.T) {
 }
 
 func TestSlowReaderIsDisconnected(t *testing.T) {
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, nil, Options{})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	c := e.dial("")
 	// Ask for many hellos without reading one: the queue fills and the
 	// server gives up on the client instead of buffering forever.
@@ -851,7 +852,7 @@ func (s *spyStore) Get(id string) (record.Cookie, bool) {
 func TestMalformedIDsNeverReachTheStore(t *testing.T) {
 	clk := testkit.NewClock()
 	spy := &spyStore{Store: memStore(t, clk)}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, spy, Options{Clock: clk.Now})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, spy, TrackerOptions{Clock: clk.Now})
 	bad := []string{"short", strings.Repeat("a", 25), "abcdefghijklmnopqrstuv;x", `"abcdefghijklmnopqrstuvw`, "abcdefghijklmnopqrstuvé"}
 	var header []string
 	for _, b := range bad {
@@ -883,7 +884,7 @@ func TestMalformedIDsNeverReachTheStore(t *testing.T) {
 func TestHandshakeRacingLogout(t *testing.T) {
 	clk := testkit.NewClock()
 	spy := &spyStore{Store: memStore(t, clk)}
-	e := newEnv(t, &WebSocketService{Cookie: memoryCookie()}, spy, Options{Clock: clk.Now})
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, spy, TrackerOptions{Clock: clk.Now})
 	id := e.dial("").value()
 	spy.mu.Lock()
 	spy.during = func(got string) {
@@ -908,7 +909,7 @@ func TestHandshakeRacingLogout(t *testing.T) {
 func TestRandomCookieHeaders(t *testing.T) {
 	clk := testkit.NewClock()
 	store := memStore(t, clk)
-	tr, err := NewTracker(&WebSocketService{Cookie: memoryCookie()}, store, Options{Logger: slog.New(slog.DiscardHandler), Clock: clk.Now})
+	tr, err := NewTracker(&config.WebSocket{Cookie: memoryCookie()}, store, TrackerOptions{Logger: slog.New(slog.DiscardHandler), Clock: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

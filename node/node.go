@@ -1,7 +1,7 @@
 // Package node opens the stores a config names, for the server.
 //
 // A cookie block's "store" says "memory" or "file". An [Opener] turns that
-// [httpd.StoreConfig] into a store: a memstore index, or a filestore journal
+// [config.Store] into a store: a memstore index, or a filestore journal
 // wrapped in [FileStore] so that /status and /metrics see its counters. Its
 // Open method has the shape of httpd.Options.OpenStore, and the
 // `cookiestore serve` command and the end-to-end tests use it alike, so the
@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"time"
 
+	"cookiestore/config"
 	"cookiestore/filestore"
 	"cookiestore/httpd"
 	"cookiestore/journal"
@@ -52,21 +53,15 @@ type Opener struct {
 // Open opens the store sc describes. It has the signature of
 // httpd.Options.OpenStore: onSync, given by the server, is called after
 // each fdatasync of a file store, for /metrics. A file store is returned as
-// a [FileStore]. An empty sc.Sync means "always", the durable default.
-func (o *Opener) Open(sc httpd.StoreConfig, onSync func(time.Duration, error)) (httpd.Store, error) {
+// a [FileStore]. The zero sc.Sync is journal.SyncAlways, the durable
+// default.
+func (o *Opener) Open(sc config.Store, onSync func(time.Duration, error)) (httpd.Store, error) {
 	switch sc.Type {
-	case "memory":
+	case config.StoreMemory:
 		return memstore.New(memstore.Options{Clock: o.Clock}), nil
-	case "file":
-		mode := journal.SyncAlways
-		if sc.Sync != "" {
-			var err error
-			if mode, err = journal.ParseSyncMode(sc.Sync); err != nil {
-				return nil, err
-			}
-		}
+	case config.StoreFile:
 		st, err := filestore.Open(sc.Filename, filestore.Options{
-			Sync:            mode,
+			Sync:            sc.Sync,
 			SyncInterval:    sc.SyncInterval,
 			Clock:           o.Clock,
 			PurgeOnStartup:  sc.PurgeOnStartup,

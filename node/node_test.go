@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/config"
 	"cookiestore/httpd"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
@@ -33,16 +34,16 @@ func TestOpenStoreTypes(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name    string
-		sc      httpd.StoreConfig
+		sc      config.Store
 		wantErr string
 		file    bool
 	}{
-		{name: "memory", sc: httpd.StoreConfig{Type: "memory"}},
-		{name: "file always", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "a", "cookies.dat"), Sync: "always"}, file: true},
-		{name: "file default sync", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "b", "cookies.dat")}, file: true},
-		{name: "file interval", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "c", "cookies.dat"), Sync: "interval", SyncInterval: 5 * time.Millisecond}, file: true},
-		{name: "bad sync", sc: httpd.StoreConfig{Type: "file", Filename: filepath.Join(dir, "d", "cookies.dat"), Sync: "sometimes"}, wantErr: `unknown sync mode "sometimes"`},
-		{name: "unknown type", sc: httpd.StoreConfig{Type: "redis"}, wantErr: `store type "redis" is not supported`},
+		{name: "memory", sc: config.Store{Type: config.StoreMemory}},
+		{name: "file always", sc: config.Store{Type: config.StoreFile, Filename: filepath.Join(dir, "a", "cookies.dat"), Sync: journal.SyncAlways}, file: true},
+		{name: "file default sync", sc: config.Store{Type: config.StoreFile, Filename: filepath.Join(dir, "b", "cookies.dat")}, file: true},
+		{name: "file interval", sc: config.Store{Type: config.StoreFile, Filename: filepath.Join(dir, "c", "cookies.dat"), Sync: journal.SyncInterval, SyncInterval: 5 * time.Millisecond}, file: true},
+		{name: "bad sync", sc: config.Store{Type: config.StoreFile, Filename: filepath.Join(dir, "d", "cookies.dat"), Sync: journal.SyncMode(7)}, wantErr: `unknown sync mode 7`},
+		{name: "unknown type", sc: config.Store{Type: "redis"}, wantErr: `store type "redis" is not supported`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,11 +84,11 @@ func TestOpenStoreTypes(t *testing.T) {
 }
 
 func TestOpenUsesTheClock(t *testing.T) {
-	for _, typ := range []string{"memory", "file"} {
-		t.Run(typ, func(t *testing.T) {
+	for _, typ := range []config.StoreType{config.StoreMemory, config.StoreFile} {
+		t.Run(string(typ), func(t *testing.T) {
 			clk := testkit.NewClock()
 			o := &Opener{Clock: clk.Now}
-			st, err := o.Open(httpd.StoreConfig{Type: typ, Filename: filepath.Join(t.TempDir(), "cookies.dat")}, nil)
+			st, err := o.Open(config.Store{Type: typ, Filename: filepath.Join(t.TempDir(), "cookies.dat")}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,20 +116,20 @@ func TestLockedJournal(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cookies.dat")
 	first := &Opener{}
-	st, err := first.Open(httpd.StoreConfig{Type: "file", Filename: path}, nil)
+	st, err := first.Open(config.Store{Type: config.StoreFile, Filename: path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 
 	want := "journal " + path + ": in use by another process"
-	_, err = (&Opener{}).Open(httpd.StoreConfig{Type: "file", Filename: path}, nil)
+	_, err = (&Opener{}).Open(config.Store{Type: config.StoreFile, Filename: path}, nil)
 	if !errors.Is(err, journal.ErrLocked) || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("second Open = %v, want ErrLocked ending in %q", err, want)
 	}
 	// What a server started on the same node directory returns: httpd adds
 	// where in the config the store is, and nothing rewrites the rest.
-	_, err = httpd.New(httpd.DefaultConfig(dir), httpd.Options{OpenStore: (&Opener{}).Open})
+	_, err = httpd.New(config.Default(dir), httpd.Options{OpenStore: (&Opener{}).Open})
 	if !errors.Is(err, journal.ErrLocked) || !strings.HasSuffix(err.Error(), want) || strings.Count(err.Error(), "in use") != 1 {
 		t.Fatalf("httpd.New = %v, want ErrLocked ending in %q", err, want)
 	}
@@ -172,7 +173,7 @@ func TestFileStoreStats(t *testing.T) {
 		}
 	}
 	o := &Opener{FS: failingSync{journal.OSFS(), &failing}, Clock: testkit.NewClock().Now}
-	st, err := o.Open(httpd.StoreConfig{Type: "file", Filename: filepath.Join(t.TempDir(), "cookies.dat"), Sync: "always"}, onSync)
+	st, err := o.Open(config.Store{Type: config.StoreFile, Filename: filepath.Join(t.TempDir(), "cookies.dat")}, onSync)
 	if err != nil {
 		t.Fatal(err)
 	}

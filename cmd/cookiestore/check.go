@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"cookiestore/httpd"
+	"cookiestore/config"
 )
 
 func checkCommand() *command {
@@ -22,25 +22,30 @@ every problem on its own line, each naming the JSON path of the bad value, e.g.
 
   config.json: transports[0].paths.ws.cookie.length: must be between 6 and 64, got 3
 
-Crossbar settings that are accepted but have no effect are printed as warnings.
+Crossbar settings that are accepted but have no effect are printed as warnings,
+and safer settings the config could use (a __Host- cookie name on a TLS
+endpoint) as recommendations. Neither makes the config invalid.
 
 Exit codes: 0 the config is valid (warnings do not count), 1 the file cannot be
 read, 2 the config is invalid or the command line is wrong.`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
-			config := fs.String("config", "", "the config `FILE` to check (required)")
+			configFile := fs.String("config", "", "the config `FILE` to check (required)")
 			dir := fs.String("dir", "", "the node directory `NODEDIR` against which relative file names resolve (default: the config file's folder)")
 			return func(_ context.Context, out *output, _ []string) error {
-				if *config == "" {
+				if *configFile == "" {
 					return &usageError{cmd: "check", msg: "--config FILE is required"}
 				}
-				cfg, err := loadConfig(out, *config, nodeDir(*dir, *config))
+				cfg, err := loadConfig(out, *configFile, nodeDir(*dir, *configFile))
 				if err != nil {
 					return err
 				}
 				for _, w := range cfg.Warnings {
-					fmt.Fprintf(out.stderr, "%s: warning: %s\n", *config, w)
+					fmt.Fprintf(out.stderr, "%s: warning: %s\n", *configFile, w)
 				}
-				fmt.Fprintf(out.stdout, "%s: ok, %d transport(s)\n", *config, len(cfg.Transports))
+				for _, r := range cfg.Recommendations {
+					fmt.Fprintf(out.stderr, "%s: recommendation: %s\n", *configFile, r)
+				}
+				fmt.Fprintf(out.stdout, "%s: ok, %d transport(s)\n", *configFile, len(cfg.Transports))
 				return nil
 			}
 		},
@@ -68,9 +73,9 @@ func nodeDir(dirFlag, configPath string) string {
 
 // loadConfig reads the config at path. An invalid config prints one line
 // per problem and exits 2, for check and serve alike.
-func loadConfig(out *output, path, dir string) (*httpd.Config, error) {
-	cfg, err := httpd.LoadConfig(path, dir)
-	var problems httpd.ConfigErrors
+func loadConfig(out *output, path, dir string) (*config.Config, error) {
+	cfg, err := config.Load(path, dir)
+	var problems config.Errors
 	if errors.As(err, &problems) {
 		for _, p := range problems {
 			fmt.Fprintln(out.stderr, p.Error())

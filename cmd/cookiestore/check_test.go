@@ -1,10 +1,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seedFileConfig is the file-store example of Crossbar's documentation,
@@ -170,5 +178,83 @@ func TestCheckWarnings(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "warning: transports[0].paths.ws.serializers") {
 		t.Errorf("stderr %q, want a warning naming the ignored key", r.stderr)
+	}
+}
+
+// TestCheckRefusesStaticFolderOverNode: a static folder that would serve the
+// journal and the config file (with its tickets) is refused, naming the JSON
+// path and each file.
+func TestCheckRefusesStaticFolderOverNode(t *testing.T) {
+	path := writeConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
+		"paths": {"/": {"type": "static", "directory": "."},
+			"ws": {"type": "websocket", "cookie": {"store": {"type": "file", "filename": "cookies.dat"}}}}}]}`)
+	node := filepath.Dir(path)
+	r := runCLI(t, "check", "--config", path)
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		path + `: transports[0].paths["/"].directory: "` + node + `" holds the config file "` + path + `"`,
+		path + `: transports[0].paths["/"].directory: "` + node + `" holds the cookie journal "` + filepath.Join(node, "cookies.dat") + `" (transports[0].paths.ws.cookie.store.filename)`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q\nlacks %q", r.stderr, want)
+		}
+	}
+	wantOneLinePerProblem(t, r.stderr, path)
+}
+
+// TestCheckRecommendsHostPrefix: on a TLS endpoint, check suggests the
+// __Host- cookie name, and the config stays valid.
+func TestCheckRecommendsHostPrefix(t *testing.T) {
+	cfg := func(name string) string {
+		return `{"transports": [{"type": "websocket",
+			"endpoint": {"type": "tcp", "port": 8443, "tls": {"key": "key.pem", "certificate": "cert.pem"}},
+			"cookie": {"name": "` + name + `", "store": {"type": "memory"}}}]}`
+	}
+	path := writeConfig(t, cfg("sid"))
+	writeTestKeyPair(t, filepath.Dir(path))
+	r := runCLI(t, "check", "--config", path)
+	want := path + `: recommendation: transports[0].cookie.name: the endpoint has TLS: the name "__Host-sid" would keep other hosts of the site from setting or shadowing this cookie`
+	if r.code != 0 || strings.TrimSpace(r.stderr) != want {
+		t.Errorf("exit %d, stderr %q; want 0 and %q", r.code, r.stderr, want)
+	}
+	if err := os.WriteFile(path, []byte(cfg("__Host-sid")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, "check", "--config", path); r.code != 0 || r.stderr != "" {
+		t.Errorf("with __Host-: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	}
+}
+
+// writeTestKeyPair writes key.pem and cert.pem, a self-signed pair, to dir.
+func writeTestKeyPair(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]*pem.Block{
+		"cert.pem": {Type: "CERTIFICATE", Bytes: der},
+		"key.pem":  {Type: "PRIVATE KEY", Bytes: pkcs8},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"cookiestore/config"
 	"cookiestore/httpd"
 	"cookiestore/node"
 )
@@ -38,11 +39,11 @@ Logs go to stderr, as logfmt lines. Exit codes: 0 after a clean shutdown, 1 a
 runtime error (a port in use, a journal in use by another process or corrupt),
 2 a bad command line or an invalid config.`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
-			config := fs.String("config", "", "serve the config `FILE` instead of the built-in default")
+			configFile := fs.String("config", "", "serve the config `FILE` instead of the built-in default")
 			dir := fs.String("dir", "", "the node directory `NODEDIR`: where the default store lives and relative names resolve (default \""+defaultNodeDir+"\", or the config file's folder with --config)")
 			listen := fs.String("listen", "", "listen on `ADDR` (host:port, e.g. 127.0.0.1:9000 or :8080) instead of the first transport's endpoint")
 			return func(ctx context.Context, out *output, _ []string) error {
-				return serve(ctx, out, *config, nodeDir(*dir, *config), *listen)
+				return serve(ctx, out, *configFile, nodeDir(*dir, *configFile), *listen)
 			}
 		},
 	}
@@ -50,9 +51,9 @@ runtime error (a port in use, a journal in use by another process or corrupt),
 
 func serve(ctx context.Context, out *output, configPath, dir, listen string) error {
 	log := slog.New(slog.NewTextHandler(out.stderr, nil))
-	var cfg *httpd.Config
+	var cfg *config.Config
 	if configPath == "" {
-		cfg = httpd.DefaultConfig(dir)
+		cfg = config.Default(dir)
 	} else {
 		var err error
 		if cfg, err = loadConfig(out, configPath, dir); err != nil {
@@ -61,6 +62,9 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 	}
 	for _, w := range cfg.Warnings {
 		log.Warn("config setting has no effect", "warning", w)
+	}
+	for _, r := range cfg.Recommendations {
+		log.Info("config recommendation", "recommendation", r)
 	}
 	if listen != "" {
 		if err := overrideListen(cfg, listen); err != nil {
@@ -88,7 +92,7 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 }
 
 // overrideListen points the first transport at addr.
-func overrideListen(cfg *httpd.Config, addr string) error {
+func overrideListen(cfg *config.Config, addr string) error {
 	if len(cfg.Transports) == 0 {
 		return errors.New("--listen: the config has no transport")
 	}
