@@ -7,6 +7,7 @@ import (
 
 	"cookiestore/internal/testkit"
 	"cookiestore/node"
+	"cookiestore/record"
 )
 
 // TestClockJumps moves the injected clock of the server and its file
@@ -87,13 +88,13 @@ func TestClockJumps(t *testing.T) {
 	if err := ts.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := journalState(t, filepath.Join(dir, "cookies.dat"), clock.Now)[loggedOut]; ok {
+	if _, ok := journalState(t, filepath.Join(dir, "cookies.dat"), clock.Now)[record.DigestOf(loggedOut)]; ok {
 		t.Fatal("the journal replays the logged-out cookie as live")
 	}
 	// And the expiry holds across the restart: created+max_age against
 	// the clock, not the time of the last open.
 	clock.Add(maxAge)
-	if _, ok := journalState(t, filepath.Join(dir, "cookies.dat"), clock.Now)[early]; ok {
+	if _, ok := journalState(t, filepath.Join(dir, "cookies.dat"), clock.Now)[record.DigestOf(early)]; ok {
 		t.Fatal("a cookie past created+max_age is live after reopen")
 	}
 }

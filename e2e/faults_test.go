@@ -26,10 +26,11 @@ import (
 // would.
 
 // journalState opens the journal at path on the real file system, as a
-// restarted server would, and returns its live cookies by ID.
+// restarted server would, and returns its live cookies by digest: the
+// journal knows no ID. Look a delivered cookie up by record.DigestOf(id).
 // A nil clock is a test clock at its start, where the servers of these
 // tests run unless they move theirs.
-func journalState(t *testing.T, path string, clock func() time.Time) map[string]record.Cookie {
+func journalState(t *testing.T, path string, clock func() time.Time) map[record.Digest]record.Cookie {
 	t.Helper()
 	if clock == nil {
 		clock = testkit.NewClock().Now
@@ -39,23 +40,22 @@ func journalState(t *testing.T, path string, clock func() time.Time) map[string]
 		t.Fatalf("reopen %s: %v", path, err)
 	}
 	defer st.Close()
-	got := make(map[string]record.Cookie)
-	st.Range(func(c record.Cookie) bool {
-		got[c.ID] = c
-		return true
-	})
+	got := make(map[record.Digest]record.Cookie)
+	for c := range st.All() {
+		got[c.Digest] = c
+	}
 	return got
 }
 
 // sameIDs fails unless the journal holds exactly the cookies want, with
 // the authids given ("" = no auth).
-func sameIDs(t *testing.T, got map[string]record.Cookie, want map[string]string) {
+func sameIDs(t *testing.T, got map[record.Digest]record.Cookie, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("the journal holds %d cookies, want exactly the %d delivered", len(got), len(want))
 	}
 	for id, authid := range want {
-		c, ok := got[id]
+		c, ok := got[record.DigestOf(id)]
 		if !ok {
 			t.Errorf("a delivered cookie is missing from the journal")
 			continue
@@ -215,10 +215,10 @@ func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 	// whose fdatasync failed was written, so it may be on disk or not:
 	// its cookie was never sent to anyone, and it carries no auth.
 	got := journalState(t, filepath.Join(dir, "cookies.dat"), nil)
-	if c, ok := got[a.cookie]; !ok || c.Auth.AuthID != "alice" {
+	if c, ok := got[record.DigestOf(a.cookie)]; !ok || c.Auth.AuthID != "alice" {
 		t.Fatalf("the cookie acknowledged before the failure: %+v, present %v", c, ok)
 	}
-	delete(got, a.cookie)
+	delete(got, record.DigestOf(a.cookie))
 	for _, c := range got {
 		if len(got) > 1 || !c.Auth.IsZero() {
 			t.Fatalf("%d cookies besides the acknowledged one (auth %+v); want at most the one whose sync failed", len(got), c.Auth)
@@ -240,7 +240,7 @@ func writeJournal(t *testing.T, path string, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Create(record.Cookie{ID: id, Created: testkit.Start(), MaxAge: time.Hour}); err != nil {
+		if err := st.Create(record.Cookie{Digest: record.DigestOf(id), Created: testkit.Start(), MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -309,12 +309,12 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 
 			fsys.set(func(f *faultFS) { f.writeFault = tt.fault })
 			id, _ := record.NewID(nil, record.DefaultIDLength)
-			err = st.Create(record.Cookie{ID: id, Created: testkit.Start(), MaxAge: time.Hour})
+			err = st.Create(record.Cookie{Digest: record.DigestOf(id), Created: testkit.Start(), MaxAge: time.Hour})
 			want := []string{path, fmt.Sprintf("at offset %d", end)}
 			if !errors.Is(err, tt.want) || !errors.Is(err, journal.ErrReadOnly) || !containsAll(err.Error(), want) {
 				t.Fatalf("Create with a short write: %v; want %v naming %q", err, tt.want, want)
 			}
-			if _, ok := st.Get(id); ok {
+			if _, ok := st.Get(record.DigestOf(id)); ok {
 				t.Fatal("a cookie that was not written is in the index")
 			}
 			fsys.set(func(f *faultFS) { f.writeFault = nil })
@@ -326,7 +326,7 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 				t.Fatalf("%d cookies after reopen, want the %d written before the short write", len(got), len(ids))
 			}
 			for _, id := range ids {
-				if _, ok := got[id]; !ok {
+				if _, ok := got[record.DigestOf(id)]; !ok {
 					t.Fatal("a cookie written before the short write is missing")
 				}
 			}

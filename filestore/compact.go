@@ -11,10 +11,9 @@ import (
 	"cookiestore/replay"
 )
 
-// batchEvents is how many events go into one compressed batch frame when a
-// compaction or a purge writes many at once. At roughly 60 to 150 bytes an
-// event this stays far below journal.MaxFrameSize, while giving zstd enough
-// to work with.
+// batchEvents is how many deletes go into one compressed batch frame when a
+// purge writes many at once: 4096 of about 40 bytes stay far below the
+// size at which a replay.Batcher would cut a batch.
 const batchEvents = 4096
 
 // Compact rewrites the journal so that it holds only the live, unexpired
@@ -43,9 +42,14 @@ func (s *Store) Compact() (CompactStats, error) {
 func (s *Store) compact() (CompactStats, error) {
 	start := time.Now()
 	// Expired cookies leave the index through journaled deletes first, so
-	// that the index and the new file agree on what was dropped.
-	if _, err := s.PurgeExpired(); err != nil {
-		return CompactStats{}, err
+	// that the index and the new file agree on what was dropped. Not in an
+	// older version's journal, which must not get events it cannot read:
+	// the snapshot leaves them out all the same, and the janitor deletes
+	// them from the index later.
+	if s.j.Version() == journal.Version {
+		if _, err := s.PurgeExpired(); err != nil {
+			return CompactStats{}, err
+		}
 	}
 	// With every stripe held no mutation is between its append and its
 	// apply, so every event before the rewrite's starting offset is in the
@@ -72,37 +76,20 @@ func (s *Store) compact() (CompactStats, error) {
 	return CompactStats{Before: before, After: after, Cookies: cookies, Duration: time.Since(start)}, nil
 }
 
-// writeSnapshot writes every live cookie as a Create event, followed by an
-// Update event if it carries auth, in batch frames, and returns how many
-// cookies it wrote.
+// writeSnapshot writes every live cookie as one Cookie event, its creation,
+// lifetime and auth together, in batch frames, and returns how many cookies
+// it wrote.
 func (s *Store) writeSnapshot(appendFrame func([]byte) error) (int, error) {
-	events := make([]record.Event, 0, batchEvents)
-	var buf []byte
-	var err error
+	batches := replay.NewBatcher(appendFrame)
 	cookies := 0
-	flush := func() {
-		if len(events) == 0 || err != nil {
-			return
+	for c := range s.idx.All() {
+		ev := record.State(c)
+		if err := batches.Add(&ev); err != nil {
+			return cookies, err
 		}
-		buf, err = replay.AppendBatch(buf[:0], events)
-		if err == nil {
-			err = appendFrame(buf)
-		}
-		events = events[:0]
-	}
-	s.idx.Range(func(c record.Cookie) bool {
 		cookies++
-		events = append(events, record.Create(c.ID, c.Created, c.MaxAge))
-		if !c.Auth.IsZero() {
-			events = append(events, record.Update(c.ID, c.Auth))
-		}
-		if len(events) >= batchEvents {
-			flush()
-		}
-		return err == nil
-	})
-	flush()
-	return cookies, err
+	}
+	return cookies, batches.Flush()
 }
 
 // startCompactionCheck measures the dead-byte ratio in the background, and
@@ -147,24 +134,21 @@ func (s *Store) checkCompaction() {
 }
 
 // LiveFrameBytes is the size that the live cookies of idx would take as
-// single frames, a Create for each and an Update for each one logged in:
-// what a journal would hold, its header aside, if nothing in it were dead.
-// The store measures its dead ratio with it, and `cookiestore stats`
+// single frames, a Create for each or a Cookie event for each one logged
+// in: what a journal would hold, its header aside, if nothing in it were
+// dead. The store measures its dead ratio with it, and `cookiestore stats`
 // reports it.
 func LiveFrameBytes(idx *memstore.Store) int64 {
 	var total int64
 	var buf []byte
-	idx.Range(func(c record.Cookie) bool {
-		ev := record.Create(c.ID, c.Created, c.MaxAge)
+	for c := range idx.All() {
+		ev := record.Create(c.Digest, c.Created, c.MaxAge)
+		if !c.Auth.IsZero() {
+			ev = record.State(c)
+		}
 		buf, _ = record.AppendEvent(buf[:0], &ev)
 		total += int64(journal.FrameHeaderSize + len(buf))
-		if !c.Auth.IsZero() {
-			ev = record.Update(c.ID, c.Auth)
-			buf, _ = record.AppendEvent(buf[:0], &ev)
-			total += int64(journal.FrameHeaderSize + len(buf))
-		}
-		return true
-	})
+	}
 	return total
 }
 
@@ -192,7 +176,7 @@ func (s *Store) janitor(interval time.Duration) {
 // even under a clock that has jumped backwards. It returns how many it
 // deleted.
 func (s *Store) PurgeExpired() (int, error) {
-	ids := s.idx.ExpiredIDs()
+	ids := s.idx.ExpiredDigests()
 	purged := 0
 	for len(ids) > 0 {
 		n := min(len(ids), batchEvents)
@@ -208,13 +192,13 @@ func (s *Store) PurgeExpired() (int, error) {
 
 // purge deletes one batch of expired IDs under every stripe lock, so that no
 // call on those cookies can slip between the check and the delete.
-func (s *Store) purge(ids []string) (int, error) {
+func (s *Store) purge(ids []record.Digest) (int, error) {
 	s.lockAll()
 	defer s.unlockAll()
 	events := make([]record.Event, 0, len(ids))
 	for _, id := range ids {
 		if _, live := s.idx.Get(id); !live {
-			events = append(events, record.Delete(id))
+			events = append(events, record.Delete(id, record.ReasonExpired))
 		}
 	}
 	if len(events) == 0 {

@@ -75,16 +75,16 @@ func crashChildAppend(path, round string) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				cid := fmt.Sprintf("r%s-w%d-%012d", round, w, i)
-				if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
+				if err := s.Create(record.Cookie{Digest: dg(cid), Created: t0, MaxAge: time.Hour}); err != nil {
 					fail(err)
 				}
 				acks.ack("c %s", cid)
-				if err := s.SetAuth(cid, record.Auth{AuthID: "user" + cid, AuthMethod: "ticket"}); err != nil {
+				if err := s.SetAuth(dg(cid), record.Auth{AuthID: "user" + cid, AuthMethod: "ticket"}); err != nil {
 					fail(err)
 				}
 				acks.ack("a %s", cid)
 				if i%3 == 0 {
-					if err := s.Delete(cid); err != nil {
+					if err := s.Delete(dg(cid), record.ReasonLogout); err != nil {
 						fail(err)
 					}
 					acks.ack("d %s", cid)
@@ -192,7 +192,7 @@ func TestCrashDuringAppendsKeepsAcknowledged(t *testing.T) {
 				t.Fatalf("bad acknowledged id %q", cid)
 			}
 			mayBeGone := n%3 == 0
-			c, present := s.Get(cid)
+			c, present := s.Get(dg(cid))
 			switch {
 			case st.deleted && present:
 				t.Fatalf("round %d: %s was logged out (acknowledged) but is back", round, cid)
@@ -242,7 +242,7 @@ func crashChildCompact(path, round string) {
 	acks.ack("ready")
 	for k := 0; ; k++ {
 		cid := fmt.Sprintf("k%s-%018d", round, k)
-		if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(cid), Created: t0, MaxAge: time.Hour}); err != nil {
 			fail(err)
 		}
 		acks.ack("c %s", cid)
@@ -267,17 +267,17 @@ func TestCrashDuringCompactionKeepsEveryCookie(t *testing.T) {
 	live := map[string]bool{}
 	for i := range 20000 {
 		cid := id(i)
-		if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(cid), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		for k := range 2 {
-			if err := s.SetAuth(cid, record.Auth{AuthID: fmt.Sprint("user", i%100), AuthRole: fmt.Sprint("role", k)}); err != nil {
+			if err := s.SetAuth(dg(cid), record.Auth{AuthID: fmt.Sprint("user", i%100), AuthRole: fmt.Sprint("role", k)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		live[cid] = i%2 == 1
 		if i%2 == 0 {
-			if err := s.Delete(cid); err != nil {
+			if err := s.Delete(dg(cid), record.ReasonLogout); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -313,7 +313,7 @@ func TestCrashDuringCompactionKeepsEveryCookie(t *testing.T) {
 			t.Fatalf("round %d (%s): reopen after SIGKILL: %v", round, mode, err)
 		}
 		for cid, want := range live {
-			if _, got := s.Get(cid); got != want {
+			if _, got := s.Get(dg(cid)); got != want {
 				t.Fatalf("round %d (%s, after %d compactions): cookie %s present=%v, want %v", round, mode, compactions, cid, got, want)
 			}
 		}

@@ -2,23 +2,27 @@
 // package memstore, fed by an append-only journal (package journal) and
 // rebuilt from it at open (package replay).
 //
-// Every mutation is encoded as a record.Event, appended to the journal, made
-// durable as the sync mode says, and only then applied to the index (the very
-// event the journal holds, as a replay would apply it) and returned to the
-// caller. The checks (does the cookie exist, is it live) happen before the
+// A cookie is known by the digest of its ID (record.Digest); the journal
+// never holds an ID. Every mutation is encoded as a record.Event, appended to
+// the journal, made durable as the sync mode says, and only then applied to
+// the index (the very event the journal holds, as a replay would apply it)
+// and returned to the caller. The checks (does the cookie exist, is it live) happen before the
 // append, under a per-ID lock, so the index need not repeat them. With the
 // default mode, journal.SyncAlways, a call that returned is on disk: a crash
 // afterwards cannot forget it. Concurrent callers share one write and one
 // fdatasync (group commit).
 //
-// The journal only grows, so the store compacts it: it writes the live,
-// unexpired cookies as compressed batch frames into a temporary file beside
+// The journal only grows, so the store compacts it: it writes one Cookie
+// event per live, unexpired cookie, in compressed batch frames, into a
+// temporary file beside
 // the journal, then holds the writers just long enough to copy the frames
 // appended meanwhile, fsync, and rename the new file over the old one. A crash
 // at any step leaves the whole old file or the whole new one. Compaction runs
 // by itself once dead bytes pass Options.CompactRatio of a journal of at least
 // Options.CompactMinBytes, at open when Options.PurgeOnStartup is set, and on
-// demand through [Store.Compact].
+// demand through [Store.Compact]. A journal of format version 1, whose
+// events name cookies by their IDs, is compacted at open: the new file is
+// version 2, and the IDs are gone from it.
 //
 // Expired cookies are invisible to every read at once. A janitor deletes them
 // for good by appending a Delete event for each, so that a clock that later
@@ -28,21 +32,23 @@
 //
 //	s, err := filestore.Open(".cookiestore/cookies.dat", filestore.Options{})
 //	if err != nil {
-//		return err // errors.Is(err, journal.ErrLocked), journal.ErrCorrupt, ...
+//		return err // errors.Is(err, filestore.ErrLocked), filestore.ErrCorrupt, ...
 //	}
 //	defer s.Close()
-//	id, _ := record.NewID(nil, record.DefaultIDLength)
-//	err = s.Create(record.Cookie{ID: id, Created: time.Now(), MaxAge: 24 * time.Hour})
+//	id, _ := record.NewID(nil, record.DefaultIDLength) // goes to the browser
+//	err = s.Create(record.Cookie{Digest: record.DigestOf(id), Created: time.Now(), MaxAge: 24 * time.Hour})
 package filestore
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"cookiestore/journal"
 	"cookiestore/memstore"
@@ -114,7 +120,6 @@ type Store struct {
 	// cookie's stripe from its check to its apply, append and fdatasync
 	// included. Holding all of them (lockAll) freezes the journal's end at
 	// a point where every event before it has reached the index.
-	seed    maphash.Seed
 	stripes [stripes]sync.Mutex
 	bufs    sync.Pool
 
@@ -135,14 +140,30 @@ type Store struct {
 	closeErr error
 }
 
-// ErrClosed is returned by calls on a closed Store.
-var ErrClosed = errors.New("filestore: closed")
+// Errors that callers test with errors.Is. They are the values of the
+// packages that produce them, so that one import serves: a Store's
+// ErrNotFound is memstore's, and its ErrLocked the journal's.
+var (
+	// ErrClosed is returned by calls on a closed Store.
+	ErrClosed = errors.New("filestore: closed")
+	// ErrNotFound: no live cookie has the digest.
+	ErrNotFound = memstore.ErrNotFound
+	// ErrExists: a live cookie has the digest already.
+	ErrExists = memstore.ErrExists
+	// ErrLocked: another process holds the journal.
+	ErrLocked = journal.ErrLocked
+	// ErrCorrupt: the journal is damaged in the middle and needs repair.
+	ErrCorrupt = journal.ErrCorrupt
+	// ErrReadOnly: a write or fdatasync failed, and the store refuses writes.
+	ErrReadOnly = journal.ErrReadOnly
+)
 
 // Open replays the journal at path into a fresh index and returns a Store that
 // appends to it. The journal is created (0600, its folder 0700) if missing and
-// locked against other processes; a torn tail from a crash is truncated and
-// logged; corruption in the middle is refused with an error that says to run
-// `cookiestore repair`.
+// locked against other processes (ErrLocked); a torn tail from a crash is
+// truncated and logged; corruption in the middle is refused (ErrCorrupt) with
+// an error that names the file and the offset. A version 1 journal is
+// rewritten as version 2 before Open returns.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.CompactRatio == 0 {
 		opts.CompactRatio = DefaultCompactRatio
@@ -161,7 +182,6 @@ func Open(path string, opts Options) (*Store, error) {
 		opts: opts,
 		log:  opts.Logger,
 		now:  opts.Clock,
-		seed: maphash.MakeSeed(),
 		stop: make(chan struct{}),
 	}
 	if s.log == nil {
@@ -189,11 +209,21 @@ func Open(path string, opts Options) (*Store, error) {
 	s.log.Info("cookie journal opened", "path", path, "events", st.Events, "cookies", st.Cookies,
 		"bytes", st.Bytes, "dropped_bytes", st.DroppedBytes, "duration", st.Duration)
 	s.nextCheck.Store(max(opts.CompactMinBytes, j.Size()+j.Size()/4))
-	if opts.PurgeOnStartup {
+	upgrade := j.Version() < journal.Version
+	if upgrade || opts.PurgeOnStartup {
+		why := "purge on startup"
+		if upgrade {
+			// Version 1 events hold cookie IDs, bearer secrets: the
+			// rewrite keeps only their digests.
+			why = fmt.Sprintf("upgrade from format version %d", j.Version())
+		}
 		if _, err := s.Compact(); err != nil {
 			s.j.Close()
 			s.idx.Close()
-			return nil, fmt.Errorf("filestore: purge on startup: %w", err)
+			return nil, fmt.Errorf("filestore: %s: %w", why, err)
+		}
+		if upgrade {
+			s.log.Info("cookie journal upgraded", "path", path, "from_version", st.Version, "to_version", journal.Version)
 		}
 	}
 	if opts.JanitorInterval > 0 {
@@ -206,85 +236,113 @@ func Open(path string, opts Options) (*Store, error) {
 // Path returns the journal's file name.
 func (s *Store) Path() string { return s.path }
 
-// Get returns the live cookie id. An expired cookie is absent.
-func (s *Store) Get(id string) (record.Cookie, bool) { return s.idx.Get(id) }
+// Get returns the live cookie d. An expired cookie is absent.
+func (s *Store) Get(d record.Digest) (record.Cookie, bool) { return s.idx.Get(d) }
 
 // Len returns the number of cookies in the index, including expired ones that
 // the janitor has not deleted yet.
 func (s *Store) Len() int { return s.idx.Len() }
 
-// Range calls fn for each live cookie until fn returns false.
-func (s *Store) Range(fn func(c record.Cookie) bool) { s.idx.Range(fn) }
+// All returns the live cookies, in no particular order.
+func (s *Store) All() iter.Seq[record.Cookie] { return s.idx.All() }
 
-// IDsByAuthID returns the live cookies on which authid is logged in.
-func (s *Store) IDsByAuthID(authid string) []string { return s.idx.IDsByAuthID(authid) }
+// DigestsByAuthID returns the live cookies on which authid is logged in.
+func (s *Store) DigestsByAuthID(authid string) []record.Digest { return s.idx.DigestsByAuthID(authid) }
 
-// Create stores a new cookie, without auth: logins go through SetAuth. It
-// returns memstore.ErrExists if a live cookie already has the ID, and returns
-// only once the cookie is durable.
+// Create stores a new cookie, with its auth if it carries one, and returns
+// only once the cookie is durable. It returns ErrExists if a live cookie
+// already has the digest.
 func (s *Store) Create(c record.Cookie) error {
 	if err := memstore.ValidateNew(c); err != nil {
-		return err
+		return fmt.Errorf("filestore: %w", err)
 	}
-	m := s.lock(c.ID)
+	m := s.lock(c.Digest)
 	defer s.unlock(m)
-	if _, ok := s.idx.Get(c.ID); ok {
-		return memstore.ErrExists
+	if _, ok := s.idx.Get(c.Digest); ok {
+		return ErrExists
 	}
-	ev := record.Create(c.ID, c.Created, c.MaxAge)
+	ev := record.Create(c.Digest, c.Created, c.MaxAge)
+	if !c.Auth.IsZero() {
+		ev = record.State(c)
+	}
 	return s.commit(&ev)
 }
 
-// SetAuth replaces the auth tuple of cookie id; the zero Auth logs it out
-// without deleting it. It returns memstore.ErrNotFound for an unknown or
-// expired cookie.
-func (s *Store) SetAuth(id string, a record.Auth) error {
-	m := s.lock(id)
-	defer s.unlock(m)
-	if _, ok := s.idx.Get(id); !ok {
-		return memstore.ErrNotFound
+// Rotate replaces the live cookie old by next, which carries the auth of a
+// login: the journal gets next's whole state, then the deletion of old as
+// rotated into next, in one write and one fdatasync. A crash in between
+// leaves next created and old live; that is safe, as old never carried the
+// login. It returns ErrNotFound if old is not live, and ErrExists if next is.
+func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
+	if err := memstore.ValidateNew(next); err != nil {
+		return fmt.Errorf("filestore: %w", err)
 	}
-	ev := record.Update(id, a)
+	if old == next.Digest {
+		return ErrExists
+	}
+	unlock := s.lockTwo(old, next.Digest)
+	defer unlock()
+	if _, ok := s.idx.Get(old); !ok {
+		return ErrNotFound
+	}
+	if _, ok := s.idx.Get(next.Digest); ok {
+		return ErrExists
+	}
+	state, rotated := record.State(next), record.Rotated(old, next.Digest)
+	return s.commit(&state, &rotated)
+}
+
+// SetAuth replaces the auth tuple of cookie d; the zero Auth logs it out
+// without deleting it. It returns ErrNotFound for an unknown or expired
+// cookie.
+func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
+	m := s.lock(d)
+	defer s.unlock(m)
+	if _, ok := s.idx.Get(d); !ok {
+		return ErrNotFound
+	}
+	ev := record.Update(d, a)
 	return s.commit(&ev)
 }
 
-// Delete removes cookie id for good: logout, or revoke. It returns
-// memstore.ErrNotFound for an unknown or expired cookie.
-func (s *Store) Delete(id string) error {
-	m := s.lock(id)
+// Delete removes cookie d for good, for the given reason (logout, revoke).
+// It returns ErrNotFound for an unknown or expired cookie.
+func (s *Store) Delete(d record.Digest, why record.DeleteReason) error {
+	m := s.lock(d)
 	defer s.unlock(m)
-	if _, ok := s.idx.Get(id); !ok {
-		return memstore.ErrNotFound
+	if _, ok := s.idx.Get(d); !ok {
+		return ErrNotFound
 	}
-	ev := record.Delete(id)
+	ev := record.Delete(d, why)
 	return s.commit(&ev)
 }
 
 // DeleteByAuthID deletes every live cookie on which authid is logged in and
-// returns their IDs. On an error, the IDs deleted so far are returned with it.
-func (s *Store) DeleteByAuthID(authid string) ([]string, error) {
-	var deleted []string
-	for _, id := range s.idx.IDsByAuthID(authid) {
-		err := s.deleteIfAuthID(id, authid)
-		if errors.Is(err, memstore.ErrNotFound) {
+// returns their digests. On an error, the digests deleted so far are
+// returned with it.
+func (s *Store) DeleteByAuthID(authid string) ([]record.Digest, error) {
+	var deleted []record.Digest
+	for _, d := range s.idx.DigestsByAuthID(authid) {
+		err := s.deleteIfAuthID(d, authid)
+		if errors.Is(err, ErrNotFound) {
 			continue // logged out or expired meanwhile
 		}
 		if err != nil {
 			return deleted, err
 		}
-		deleted = append(deleted, id)
+		deleted = append(deleted, d)
 	}
 	return deleted, nil
 }
 
-func (s *Store) deleteIfAuthID(id, authid string) error {
-	m := s.lock(id)
+func (s *Store) deleteIfAuthID(d record.Digest, authid string) error {
+	m := s.lock(d)
 	defer s.unlock(m)
-	c, ok := s.idx.Get(id)
+	c, ok := s.idx.Get(d)
 	if !ok || c.Auth.AuthID != authid {
-		return memstore.ErrNotFound
+		return ErrNotFound
 	}
-	ev := record.Delete(id)
+	ev := record.Delete(d, record.ReasonRevoke)
 	return s.commit(&ev)
 }
 
@@ -332,12 +390,35 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// lock takes the stripe lock of id. It returns the stripe, for unlock; no
+// stripe returns the stripe lock of cookie d. A digest is uniformly
+// distributed already (see record.Digest), so its bytes pick the stripe.
+func (s *Store) stripe(d record.Digest) *sync.Mutex {
+	return &s.stripes[binary.LittleEndian.Uint64(d[8:])%stripes]
+}
+
+// lock takes the stripe lock of d. It returns the stripe, for unlock; no
 // closure, so the hot path stays allocation free.
-func (s *Store) lock(id string) *sync.Mutex {
-	m := &s.stripes[maphash.String(s.seed, id)%stripes]
+func (s *Store) lock(d record.Digest) *sync.Mutex {
+	m := s.stripe(d)
 	m.Lock()
 	return m
+}
+
+// lockTwo takes the stripe locks of a and b, in stripe order so that two
+// rotations cannot wait for each other, and returns the function that
+// releases them.
+func (s *Store) lockTwo(a, b record.Digest) (unlock func()) {
+	ma, mb := s.stripe(a), s.stripe(b)
+	if ma == mb {
+		ma.Lock()
+		return ma.Unlock
+	}
+	if uintptr(unsafe.Pointer(ma)) > uintptr(unsafe.Pointer(mb)) {
+		ma, mb = mb, ma
+	}
+	ma.Lock()
+	mb.Lock()
+	return func() { mb.Unlock(); ma.Unlock() }
 }
 
 func (s *Store) unlock(m *sync.Mutex) { m.Unlock() }
@@ -358,21 +439,40 @@ func (s *Store) unlockAll() {
 	}
 }
 
-// commit encodes ev into a pooled buffer, appends it to the journal and,
-// once it is as durable as the sync mode says, applies it to the index:
-// the order every mutation keeps, under its stripe lock.
-func (s *Store) commit(ev *record.Event) error {
+// commit encodes evs into a pooled buffer, appends them to the journal, one
+// frame each, in one write and, once they are as durable as the sync mode
+// says, applies them to the index: the order every mutation keeps, under its
+// stripe locks.
+func (s *Store) commit(evs ...*record.Event) error {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
-	b, err := record.AppendEvent((*bp)[:0], ev)
+	var err error
+	if len(evs) == 1 {
+		var b []byte
+		if b, err = record.AppendEvent((*bp)[:0], evs[0]); err != nil {
+			return fmt.Errorf("filestore: %w", err)
+		}
+		*bp = b
+		_, err = s.j.Append(b)
+	} else {
+		b := (*bp)[:0]
+		var frames [][]byte
+		for _, ev := range evs {
+			start := len(b)
+			if b, err = record.AppendEvent(b, ev); err != nil {
+				return fmt.Errorf("filestore: %w", err)
+			}
+			frames = append(frames, b[start:len(b):len(b)])
+		}
+		*bp = b
+		_, err = s.j.AppendBatch(frames)
+	}
 	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
+		return fmt.Errorf("filestore: append %s of a cookie: %w", evs[0].Kind, err)
 	}
-	*bp = b
-	if _, err := s.j.Append(b); err != nil {
-		return fmt.Errorf("filestore: append %s of a cookie: %w", ev.Kind, err)
+	for _, ev := range evs {
+		s.idx.Apply(ev)
 	}
-	s.idx.Apply(ev)
 	if s.opts.CompactMinBytes > 0 && s.j.Size() >= s.nextCheck.Load() {
 		s.startCompactionCheck()
 	}

@@ -1,13 +1,15 @@
 package filestore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,18 +40,34 @@ func open(t *testing.T, path string, opts Options) *Store {
 
 func id(n int) string { return fmt.Sprintf("cookie%018d", n) }
 
+// dg is the digest of a test cookie named id.
+func dg(id string) record.Digest { return record.DigestOf(id) }
+
+// dgs returns the digests of ids, sorted.
+func dgs(ids ...string) []record.Digest {
+	var out []record.Digest
+	for _, id := range ids {
+		out = append(out, dg(id))
+	}
+	sortDigests(out)
+	return out
+}
+
+func sortDigests(ds []record.Digest) {
+	slices.SortFunc(ds, func(a, b record.Digest) int { return bytes.Compare(a[:], b[:]) })
+}
+
 // snapshot returns every live cookie, sorted, with times normalised for
 // comparison.
 func snapshot(r interface {
-	Range(func(record.Cookie) bool)
+	All() iter.Seq[record.Cookie]
 }) []record.Cookie {
 	var out []record.Cookie
-	r.Range(func(c record.Cookie) bool {
+	for c := range r.All() {
 		c.Created = c.Created.UTC()
 		out = append(out, c)
-		return true
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	}
+	slices.SortFunc(out, func(a, b record.Cookie) int { return bytes.Compare(a.Digest[:], b.Digest[:]) })
 	return out
 }
 
@@ -58,22 +76,22 @@ func TestCreateGetReopen(t *testing.T) {
 	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now})
 	alice := record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: map[string]any{"plan": "pro"}}
-	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Hour}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(1)), Created: t0, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(record.Cookie{ID: id(2), Created: t0, MaxAge: time.Hour}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(2)), Created: t0, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetAuth(id(2), alice); err != nil {
+	if err := s.SetAuth(dg(id(2)), alice); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Hour}); !errors.Is(err, memstore.ErrExists) {
+	if err := s.Create(record.Cookie{Digest: dg(id(1)), Created: t0, MaxAge: time.Hour}); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate create: %v, want ErrExists", err)
 	}
-	if err := s.SetAuth(id(1), alice); err != nil {
+	if err := s.SetAuth(dg(id(1)), alice); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetAuth(id(2), record.Auth{}); err != nil {
+	if err := s.SetAuth(dg(id(2)), record.Auth{}); err != nil {
 		t.Fatal(err)
 	}
 	want := snapshot(s)
@@ -85,7 +103,7 @@ func TestCreateGetReopen(t *testing.T) {
 	if got := snapshot(s); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reopen\n got %+v\nwant %+v", got, want)
 	}
-	c, ok := s.Get(id(1))
+	c, ok := s.Get(dg(id(1)))
 	if !ok || c.Auth.AuthID != "alice" || c.Auth.AuthExtra["plan"] != "pro" {
 		t.Fatalf("Get(1) = %+v, %v", c, ok)
 	}
@@ -97,18 +115,18 @@ func TestCreateGetReopen(t *testing.T) {
 func TestErrorsOnMissingCookies(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "c.dat"), Options{})
 	defer s.Close()
-	if err := s.SetAuth("nosuchcookie", record.Auth{AuthID: "a"}); !errors.Is(err, memstore.ErrNotFound) {
+	if err := s.SetAuth(dg("nosuchcookie"), record.Auth{AuthID: "a"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetAuth unknown: %v", err)
 	}
-	if err := s.Delete("nosuchcookie"); !errors.Is(err, memstore.ErrNotFound) {
+	if err := s.Delete(dg("nosuchcookie"), record.ReasonLogout); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Delete unknown: %v", err)
 	}
 	for _, c := range []record.Cookie{
-		{ID: "", Created: t0, MaxAge: time.Hour},
-		{ID: id(1), MaxAge: time.Hour},
-		{ID: id(1), Created: t0},
-		{ID: id(1), Created: t0, MaxAge: time.Hour, Auth: record.Auth{AuthID: "a"}},
-		{ID: id(1), Created: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), MaxAge: time.Hour}, // beyond int64 nanoseconds
+		{Created: t0, MaxAge: time.Hour}, // no digest
+		{Digest: dg(id(1)), MaxAge: time.Hour},
+		{Digest: dg(id(1)), Created: t0},
+		{Digest: dg(id(1)), Created: t0, MaxAge: time.Hour, Auth: record.Auth{AuthExtra: map[string]any{"c": make(chan int)}}},
+		{Digest: dg(id(1)), Created: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), MaxAge: time.Hour}, // beyond int64 nanoseconds
 	} {
 		if err := s.Create(c); err == nil {
 			t.Errorf("Create(%+v) gave no error", c)
@@ -125,26 +143,26 @@ func TestDeleteSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	s := open(t, path, Options{})
 	for i := range 3 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(id(i)), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetAuth(id(1), record.Auth{AuthID: "bob"}); err != nil {
+	if err := s.SetAuth(dg(id(1)), record.Auth{AuthID: "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(id(1)); err != nil {
+	if err := s.Delete(dg(id(1)), record.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	s = open(t, path, Options{})
 	defer s.Close()
-	if _, ok := s.Get(id(1)); ok {
+	if _, ok := s.Get(dg(id(1))); ok {
 		t.Fatal("a deleted cookie came back after reopen")
 	}
-	if _, ok := s.Get(id(0)); !ok {
+	if _, ok := s.Get(dg(id(0))); !ok {
 		t.Fatal("a live cookie was lost")
 	}
-	if ids := s.IDsByAuthID("bob"); len(ids) != 0 {
+	if ids := s.DigestsByAuthID("bob"); len(ids) != 0 {
 		t.Fatalf("deleted cookie still indexed by authid: %v", ids)
 	}
 }
@@ -153,14 +171,14 @@ func TestDeleteByAuthID(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	s := open(t, path, Options{})
 	for i := range 6 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(id(i)), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		who := "alice"
 		if i%2 == 1 {
 			who = "bob"
 		}
-		if err := s.SetAuth(id(i), record.Auth{AuthID: who}); err != nil {
+		if err := s.SetAuth(dg(id(i)), record.Auth{AuthID: who}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,8 +186,8 @@ func TestDeleteByAuthID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(deleted)
-	if want := []string{id(0), id(2), id(4)}; !reflect.DeepEqual(deleted, want) {
+	sortDigests(deleted)
+	if want := dgs(id(0), id(2), id(4)); !reflect.DeepEqual(deleted, want) {
 		t.Fatalf("deleted %v, want %v", deleted, want)
 	}
 	s.Close()
@@ -178,7 +196,7 @@ func TestDeleteByAuthID(t *testing.T) {
 	if n := s.Len(); n != 3 {
 		t.Fatalf("%d cookies after reopen, want bob's 3", n)
 	}
-	if ids := s.IDsByAuthID("alice"); len(ids) != 0 {
+	if ids := s.DigestsByAuthID("alice"); len(ids) != 0 {
 		t.Fatalf("alice still has %v", ids)
 	}
 }
@@ -200,23 +218,27 @@ func TestModelReplay(t *testing.T) {
 				n := rng.IntN(60)
 				switch r := rng.IntN(100); {
 				case r < 35:
-					c := record.Cookie{ID: id(n), Created: clk.Now(), MaxAge: time.Duration(1+rng.IntN(100)) * time.Second}
+					c := record.Cookie{Digest: dg(id(n)), Created: clk.Now(), MaxAge: time.Duration(1+rng.IntN(100)) * time.Second}
 					sameError(t, op, s.Create(c), model.Create(c))
 				case r < 65:
 					a := record.Auth{AuthID: principals[rng.IntN(3)], AuthRole: "user", AuthMethod: "ticket", AuthRealm: "r", AuthExtra: map[string]any{"op": int64(op)}}
 					if rng.IntN(5) == 0 {
 						a = record.Auth{}
 					}
-					sameError(t, op, s.SetAuth(id(n), a), model.SetAuth(id(n), a))
+					sameError(t, op, s.SetAuth(dg(id(n)), a), model.SetAuth(dg(id(n)), a))
 				case r < 80:
-					sameError(t, op, s.Delete(id(n)), model.Delete(id(n)))
+					sameError(t, op, s.Delete(dg(id(n)), record.ReasonLogout), model.Delete(dg(id(n)), record.ReasonLogout))
+				case r < 83:
+					next := record.Cookie{Digest: dg(id(rng.IntN(60))), Created: clk.Now(), MaxAge: time.Duration(1+rng.IntN(100)) * time.Second,
+						Auth: record.Auth{AuthID: principals[rng.IntN(3)], AuthMethod: "ticket"}}
+					sameError(t, op, s.Rotate(dg(id(n)), next), model.Rotate(dg(id(n)), next))
 				case r < 85:
 					p := principals[rng.IntN(3)]
 					got, err1 := s.DeleteByAuthID(p)
 					want, err2 := model.DeleteByAuthID(p)
 					sameError(t, op, err1, err2)
-					sort.Strings(got)
-					sort.Strings(want)
+					sortDigests(got)
+					sortDigests(want)
 					if len(got)+len(want) > 0 && !reflect.DeepEqual(got, want) {
 						t.Fatalf("op %d: DeleteByAuthID(%s) = %v, model %v", op, p, got, want)
 					}
@@ -259,18 +281,18 @@ func TestExpiryIsImmediate(t *testing.T) {
 	clk := testkit.NewClock()
 	s := open(t, filepath.Join(t.TempDir(), "c.dat"), Options{Clock: clk.Now, JanitorInterval: -1})
 	defer s.Close()
-	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Minute}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(1)), Created: t0, MaxAge: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(time.Minute - time.Nanosecond))
-	if _, ok := s.Get(id(1)); !ok {
+	if _, ok := s.Get(dg(id(1))); !ok {
 		t.Fatal("cookie gone before its max age")
 	}
 	clk.Set(t0.Add(time.Minute))
-	if _, ok := s.Get(id(1)); ok {
+	if _, ok := s.Get(dg(id(1))); ok {
 		t.Fatal("cookie still readable at created + max_age (Crossbar #1877)")
 	}
-	if err := s.SetAuth(id(1), record.Auth{AuthID: "a"}); !errors.Is(err, memstore.ErrNotFound) {
+	if err := s.SetAuth(dg(id(1)), record.Auth{AuthID: "a"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("SetAuth on an expired cookie: %v", err)
 	}
 }
@@ -282,7 +304,7 @@ func TestPurgedCookieStaysDeletedWhenClockJumpsBack(t *testing.T) {
 	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now, JanitorInterval: -1})
 	for i := range 3 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Duration(i+1) * time.Minute}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(id(i)), Created: t0, MaxAge: time.Duration(i+1) * time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -299,11 +321,11 @@ func TestPurgedCookieStaysDeletedWhenClockJumpsBack(t *testing.T) {
 	s = open(t, path, Options{Clock: clk.Now, JanitorInterval: -1})
 	defer s.Close()
 	for i := range 2 {
-		if _, ok := s.Get(id(i)); ok {
+		if _, ok := s.Get(dg(id(i))); ok {
 			t.Fatalf("purged cookie %d revived by a clock jump", i)
 		}
 	}
-	if _, ok := s.Get(id(2)); !ok {
+	if _, ok := s.Get(dg(id(2))); !ok {
 		t.Fatal("unexpired cookie lost")
 	}
 }
@@ -312,7 +334,7 @@ func TestJanitorPurges(t *testing.T) {
 	clk := testkit.NewClock()
 	s := open(t, filepath.Join(t.TempDir(), "c.dat"), Options{Clock: clk.Now, JanitorInterval: 5 * time.Millisecond})
 	defer s.Close()
-	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Second}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(1)), Created: t0, MaxAge: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(time.Hour))
@@ -330,22 +352,22 @@ func TestCompactShrinksAndKeepsState(t *testing.T) {
 	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now, Sync: journal.SyncNone, CompactMinBytes: -1, JanitorInterval: -1})
 	for i := range 2000 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(id(i)), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		for k := range 3 {
-			if err := s.SetAuth(id(i), record.Auth{AuthID: fmt.Sprint("user", k), AuthRole: "user"}); err != nil {
+			if err := s.SetAuth(dg(id(i)), record.Auth{AuthID: fmt.Sprint("user", k), AuthRole: "user"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if i%2 == 0 {
-			if err := s.Delete(id(i)); err != nil {
+			if err := s.Delete(dg(id(i)), record.ReasonLogout); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	// one cookie that will have expired by the compaction
-	if err := s.Create(record.Cookie{ID: id(99999), Created: t0, MaxAge: time.Second}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(99999)), Created: t0, MaxAge: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(time.Minute))
@@ -365,7 +387,7 @@ func TestCompactShrinksAndKeepsState(t *testing.T) {
 		t.Fatal("compaction changed the live state")
 	}
 	// The store goes on appending to the new file.
-	if err := s.Create(record.Cookie{ID: id(5000), Created: clk.Now(), MaxAge: time.Hour}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(5000)), Created: clk.Now(), MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	want = snapshot(s)
@@ -401,16 +423,16 @@ func TestCompactWithConcurrentWriters(t *testing.T) {
 				default:
 				}
 				cid := fmt.Sprintf("w%d-%019d", w, i)
-				if err := s.Create(record.Cookie{ID: cid, Created: t0, MaxAge: time.Hour}); err != nil {
+				if err := s.Create(record.Cookie{Digest: dg(cid), Created: t0, MaxAge: time.Hour}); err != nil {
 					t.Error(err)
 					return
 				}
-				if err := s.SetAuth(cid, record.Auth{AuthID: fmt.Sprint("u", i%7)}); err != nil {
+				if err := s.SetAuth(dg(cid), record.Auth{AuthID: fmt.Sprint("u", i%7)}); err != nil {
 					t.Error(err)
 					return
 				}
 				if i%3 == 0 {
-					if err := s.Delete(cid); err != nil {
+					if err := s.Delete(dg(cid), record.ReasonLogout); err != nil {
 						t.Error(err)
 						return
 					}
@@ -448,7 +470,7 @@ func TestAutomaticCompaction(t *testing.T) {
 			}
 		}})
 	defer s.Close()
-	if err := s.Create(record.Cookie{ID: id(0), Created: t0, MaxAge: time.Hour}); err != nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(0)), Created: t0, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	// Rewriting one cookie's auth over and over makes nearly every byte dead.
@@ -457,7 +479,7 @@ func TestAutomaticCompaction(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no automatic compaction after %d updates; journal %d bytes", i, s.Stats().Journal.Size)
 		}
-		if err := s.SetAuth(id(0), record.Auth{AuthID: fmt.Sprint("user", i), AuthRole: strings.Repeat("r", 50)}); err != nil {
+		if err := s.SetAuth(dg(id(0)), record.Auth{AuthID: fmt.Sprint("user", i), AuthRole: strings.Repeat("r", 50)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -471,7 +493,7 @@ func TestPurgeOnStartup(t *testing.T) {
 	clk := testkit.NewClock()
 	s := open(t, path, Options{Clock: clk.Now, JanitorInterval: -1})
 	for i := range 100 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Duration(1+i%2) * time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(id(i)), Created: t0, MaxAge: time.Duration(1+i%2) * time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -508,7 +530,7 @@ func TestCorruptMiddleIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	s := open(t, path, Options{})
 	for i := range 10 {
-		if err := s.Create(record.Cookie{ID: id(i), Created: t0, MaxAge: time.Hour}); err != nil {
+		if err := s.Create(record.Cookie{Digest: dg(id(i)), Created: t0, MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -535,7 +557,7 @@ func TestCloseTwiceAndUseAfterClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Create(record.Cookie{ID: id(1), Created: t0, MaxAge: time.Hour}); err == nil {
+	if err := s.Create(record.Cookie{Digest: dg(id(1)), Created: t0, MaxAge: time.Hour}); err == nil {
 		t.Fatal("Create after Close succeeded")
 	}
 }

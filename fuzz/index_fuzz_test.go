@@ -1,7 +1,9 @@
 package fuzz
 
 import (
+	"bytes"
 	"errors"
+	"iter"
 	"slices"
 	"strings"
 	"testing"
@@ -12,13 +14,12 @@ import (
 	"cookiestore/record"
 )
 
-// indexIDs are the IDs the index fuzzer works on: few, so that operations
-// meet on the same cookies, and of several lengths, one long enough to need
-// a two-byte length in the index's key buffer.
-var indexIDs = func() []string {
-	ids := []string{strings.Repeat("L", 200)}
-	for i := range 23 {
-		ids = append(ids, strings.Repeat(string(rune('a'+i)), 6+i*3))
+// indexIDs are the cookies the index fuzzer works on: few, so that
+// operations meet on the same cookies.
+var indexIDs = func() []record.Digest {
+	var ids []record.Digest
+	for i := range 24 {
+		ids = append(ids, record.DigestOf(strings.Repeat(string(rune('a'+i)), 6+i*3)))
 	}
 	return ids
 }()
@@ -28,7 +29,7 @@ var indexIDs = func() []string {
 // after every operation. Properties:
 //   - every call returns what the map says it must: ErrExists, ErrNotFound,
 //     the revoked and purged cookies;
-//   - Get, Len, Range and IDsByAuthID agree with the map (Get on the
+//   - Get, Len, Range and DigestsByAuthID agree with the map (Get on the
 //     operation's cookie each time, and on all of them now and then);
 //   - replaying the events of the successful calls through Apply and
 //     ApplyAll gives the same live cookies.
@@ -56,9 +57,9 @@ func FuzzIndex(f *testing.F) {
 		now, clock := clk.Now(), clk.Now
 		s := memstore.New(memstore.Options{Clock: clock, JanitorInterval: -1})
 		defer s.Close()
-		m := map[string]record.Cookie{}
+		m := map[record.Digest]record.Cookie{}
 		var events []record.Event
-		live := func(id string) (record.Cookie, bool) {
+		live := func(id record.Digest) (record.Cookie, bool) {
 			c, ok := m[id]
 			if !ok || c.ExpiredAt(now) {
 				return record.Cookie{}, false
@@ -70,7 +71,7 @@ func FuzzIndex(f *testing.F) {
 			id := indexIDs[int(arg)%len(indexIDs)]
 			switch op {
 			case 0: // create
-				c := record.Cookie{ID: id, Created: now, MaxAge: time.Duration(arg%5+1) * time.Second}
+				c := record.Cookie{Digest: id, Created: now, MaxAge: time.Duration(arg%5+1) * time.Second}
 				err := s.Create(c)
 				if _, ok := live(id); ok {
 					if !errors.Is(err, memstore.ErrExists) {
@@ -103,7 +104,7 @@ func FuzzIndex(f *testing.F) {
 				m[id] = c
 				events = append(events, record.Update(id, a))
 			case 2: // delete
-				err := s.Delete(id)
+				err := s.Delete(id, record.ReasonLogout)
 				_, wasLive := live(id)
 				_, present := m[id]
 				switch {
@@ -114,7 +115,7 @@ func FuzzIndex(f *testing.F) {
 				}
 				if present {
 					delete(m, id)
-					events = append(events, record.Delete(id))
+					events = append(events, record.Delete(id, record.ReasonUnspecified))
 				}
 			case 3: // revoke a principal
 				authid := []string{"alice", "bob"}[arg&1]
@@ -122,26 +123,26 @@ func FuzzIndex(f *testing.F) {
 				if err != nil {
 					t.Fatalf("op %d: DeleteByAuthID = %v", i, err)
 				}
-				var want []string
+				var want []record.Digest
 				for mid, c := range m {
 					if c.Auth.AuthID == authid {
 						if !c.ExpiredAt(now) {
 							want = append(want, mid)
 						}
 						delete(m, mid)
-						events = append(events, record.Delete(mid))
+						events = append(events, record.Delete(mid, record.ReasonUnspecified))
 					}
 				}
-				slices.Sort(want)
+				sortDigests(want)
 				if !slices.Equal(got, want) {
-					t.Fatalf("op %d: DeleteByAuthID(%q) = %q, want %q", i, authid, got, want)
+					t.Fatalf("op %d: DeleteByAuthID(%q) = %v, want %v", i, authid, got, want)
 				}
 			case 4: // purge
 				want := 0
 				for mid, c := range m {
 					if c.ExpiredAt(now) {
 						delete(m, mid)
-						events = append(events, record.Delete(mid))
+						events = append(events, record.Delete(mid, record.ReasonUnspecified))
 						want++
 					}
 				}
@@ -155,7 +156,7 @@ func FuzzIndex(f *testing.F) {
 			if s.Len() != len(m) {
 				t.Fatalf("op %d: Len = %d, want %d", i, s.Len(), len(m))
 			}
-			check := []string{id}
+			check := []record.Digest{id}
 			if i%32 == 0 || i+3 >= len(ops) {
 				check = indexIDs
 			}
@@ -163,30 +164,30 @@ func FuzzIndex(f *testing.F) {
 				got, gotOK := s.Get(id)
 				want, wantOK := live(id)
 				if gotOK != wantOK || !sameCookie(got, want) {
-					t.Fatalf("op %d: Get(%q) = %+v, %v; want %+v, %v", i, id, got, gotOK, want, wantOK)
+					t.Fatalf("op %d: Get(%s) = %+v, %v; want %+v, %v", i, id, got, gotOK, want, wantOK)
 				}
 			}
 		}
-		want := liveIDs(func(fn func(record.Cookie) bool) {
+		want := liveIDs(func(yield func(record.Cookie) bool) {
 			for _, c := range m {
-				if !c.ExpiredAt(now) && !fn(c) {
+				if !c.ExpiredAt(now) && !yield(c) {
 					return
 				}
 			}
 		})
-		if got := liveIDs(s.Range); !slices.Equal(got, want) {
-			t.Fatalf("Range = %q, want %q", got, want)
+		if got := liveIDs(s.All()); !slices.Equal(got, want) {
+			t.Fatalf("All = %v, want %v", got, want)
 		}
 		for _, authid := range []string{"alice", "bob"} {
-			var w []string
+			var w []record.Digest
 			for id, c := range m {
 				if c.Auth.AuthID == authid && !c.ExpiredAt(now) {
 					w = append(w, id)
 				}
 			}
-			slices.Sort(w)
-			if got := s.IDsByAuthID(authid); !slices.Equal(got, w) {
-				t.Fatalf("IDsByAuthID(%q) = %q, want %q", authid, got, w)
+			sortDigests(w)
+			if got := s.DigestsByAuthID(authid); !slices.Equal(got, w) {
+				t.Fatalf("DigestsByAuthID(%q) = %v, want %v", authid, got, w)
 			}
 		}
 		one := memstore.New(memstore.Options{Clock: clock, JanitorInterval: -1})
@@ -198,26 +199,29 @@ func FuzzIndex(f *testing.F) {
 		defer all.Close()
 		all.ApplyAll(events)
 		for name, r := range map[string]*memstore.Store{"Apply": one, "ApplyAll": all} {
-			if got := liveIDs(r.Range); !slices.Equal(got, want) {
-				t.Fatalf("replayed through %s: live IDs %q, want %q", name, got, want)
+			if got := liveIDs(r.All()); !slices.Equal(got, want) {
+				t.Fatalf("replayed through %s: live cookies %v, want %v", name, got, want)
 			}
 		}
 	})
 }
 
-// liveIDs returns the sorted IDs that a Range-like function visits.
-func liveIDs(rangeFn func(func(record.Cookie) bool)) []string {
-	var ids []string
-	rangeFn(func(c record.Cookie) bool {
-		ids = append(ids, c.ID)
-		return true
-	})
-	slices.Sort(ids)
+// liveIDs returns the sorted digests of the cookies that seq yields.
+func liveIDs(seq iter.Seq[record.Cookie]) []record.Digest {
+	var ids []record.Digest
+	for c := range seq {
+		ids = append(ids, c.Digest)
+	}
+	sortDigests(ids)
 	return ids
+}
+
+func sortDigests(ds []record.Digest) {
+	slices.SortFunc(ds, func(a, b record.Digest) int { return bytes.Compare(a[:], b[:]) })
 }
 
 // sameCookie compares two cookies as the index returns them.
 func sameCookie(a, b record.Cookie) bool {
-	return a.ID == b.ID && a.Created.Equal(b.Created) && a.MaxAge == b.MaxAge &&
+	return a.Digest == b.Digest && a.Created.Equal(b.Created) && a.MaxAge == b.MaxAge &&
 		a.Auth.AuthID == b.Auth.AuthID && a.Auth.AuthRole == b.Auth.AuthRole
 }

@@ -86,7 +86,7 @@ func FuzzJournalOpen(f *testing.F) {
 // payloads and what recovery did.
 func openAll(path string, opts journal.Options) ([][]byte, journal.Recovery, error) {
 	var got [][]byte
-	j, err := journal.Open(path, opts, func(_ int64, p []byte) error {
+	j, err := journal.Open(path, opts, func(_ int, _ int64, p []byte) error {
 		got = append(got, bytes.Clone(p))
 		return nil
 	})

@@ -81,7 +81,7 @@ func FuzzTornTail(f *testing.F) {
 			t.Fatal(err)
 		}
 		var got [][]byte
-		j, err = journal.Open(path, opts, func(_ int64, p []byte) error {
+		j, err = journal.Open(path, opts, func(_ int, _ int64, p []byte) error {
 			got = append(got, bytes.Clone(p))
 			return nil
 		})

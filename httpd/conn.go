@@ -44,7 +44,7 @@ type Conn struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	remote  string
-	regID   string // the registry key: the cookie ID, or "" untracked; set by registry.add
+	digest  record.Digest // the registry key: the cookie's digest, or zero untracked; set by registry.add
 	tracked bool
 	isNew   bool
 	visitor string
@@ -95,23 +95,24 @@ func visitorOf(id string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func (c *Conn) setCookie(ck record.Cookie, isNew bool) {
+func (c *Conn) setCookie(ck record.Cookie, visitor string, isNew bool) {
 	c.mu.Lock()
 	c.cookie = ck
 	c.mu.Unlock()
 	c.tracked = true
 	c.isNew = isNew
-	c.visitor = visitorOf(ck.ID)
+	c.visitor = visitor
 }
 
 // Visitor returns the non-secret, stable name of the connection's cookie
 // (16 hex digits), or "" when tracking is off.
 func (c *Conn) Visitor() string { return c.visitor }
 
-// Cookie returns the connection's cookie, with the auth stored on it as of
-// the handshake or the connection's latest login or whoami. Its ID is the
-// bearer secret: do not log it or send it anywhere. It is the zero Cookie
-// when tracking is off.
+// Cookie returns the connection's cookie as the store knows it, by its
+// digest, with the auth stored on it as of the handshake or the
+// connection's latest login or whoami. It is the zero Cookie when tracking
+// is off. The cookie's ID, the bearer secret, is never kept past the
+// handshake.
 func (c *Conn) Cookie() record.Cookie {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -435,7 +436,7 @@ func wireAuth(a record.Auth, prov string) *authInfo {
 func (c *Conn) sendHello(refresh bool) {
 	t := c.t
 	if refresh && c.tracked {
-		if ck, ok := t.live(c.regID); ok {
+		if ck, ok := t.live(c.digest); ok {
 			var a record.Auth
 			gained := false
 			c.mu.Lock()
@@ -459,7 +460,7 @@ func (c *Conn) sendHello(refresh bool) {
 	}
 	c.mu.Unlock()
 	if c.tracked {
-		h.Connections = t.reg.count(c.regID)
+		h.Connections = t.reg.count(c.digest)
 	}
 	_ = c.Send(h)
 }
@@ -517,12 +518,12 @@ func (c *Conn) login(authid, ticket string) {
 	if c.tracked {
 		// The welcome is sent only once the login is as durable as the
 		// store promises, like the cookie itself.
-		if err := t.store.SetAuth(c.regID, a); err != nil {
-			if _, live := t.live(c.regID); !live {
+		if err := t.store.SetAuth(c.digest, a); err != nil {
+			if _, live := t.live(c.digest); !live {
 				c.replyError("login failed: this browser's cookie no longer exists; reconnect")
 				return
 			}
-			c.t.log.Error("cannot store a login", "remote", c.remote, "visitor", c.visitor, "authid", authid, "err", redact(err, c.regID))
+			c.t.log.Error("cannot store a login", "remote", c.remote, "visitor", c.visitor, "authid", authid, "err", err)
 			c.replyError("login failed: the server cannot store it, try again later")
 			return
 		}
@@ -550,9 +551,9 @@ func (c *Conn) logout() {
 		c.Close(websocket.CloseNormalClosure, "logout")
 		return
 	}
-	others, live, err := t.deleteCookie(c.regID)
+	others, live, err := t.deleteCookie(c.digest, record.ReasonLogout)
 	if live {
-		c.t.log.Error("logout failed; the cookie stays", "remote", c.remote, "visitor", c.visitor, "err", redact(err, c.regID))
+		c.t.log.Error("logout failed; the cookie stays", "remote", c.remote, "visitor", c.visitor, "err", err)
 		c.replyError("logout failed: the server cannot store it, try again later")
 		return
 	}

@@ -26,6 +26,9 @@ import (
 // t0 is where every test clock starts.
 var t0 = testkit.Start()
 
+// dg is the digest of the cookie ID id, as the store knows it.
+func dg(id string) record.Digest { return record.DigestOf(id) }
+
 // memStore returns a memory store on clk, without a janitor, closed when
 // the test ends. A test gives the tracker the same clock.
 func memStore(t *testing.T, clk *testkit.Clock) *memstore.Store {
@@ -62,7 +65,7 @@ func debugLogger() (*slog.Logger, *logBuffer) {
 type faultStore struct {
 	Store
 	mu         sync.Mutex
-	createErr  error // returned by Create, with the ID appended, as a careless store might
+	createErr  error // returned by Create, with the digest appended
 	setAuthErr error
 	deleteErr  error
 	closed     int
@@ -74,29 +77,29 @@ func (f *faultStore) Create(c record.Cookie) error {
 	err := f.createErr
 	f.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("create cookie %s: %w", c.ID, err)
+		return fmt.Errorf("create cookie %s: %w", c.Digest, err)
 	}
 	return f.Store.Create(c)
 }
 
-func (f *faultStore) SetAuth(id string, a record.Auth) error {
+func (f *faultStore) SetAuth(d record.Digest, a record.Auth) error {
 	f.mu.Lock()
 	err := f.setAuthErr
 	f.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("set auth of %s: %w", id, err)
+		return fmt.Errorf("set auth of %s: %w", d, err)
 	}
-	return f.Store.SetAuth(id, a)
+	return f.Store.SetAuth(d, a)
 }
 
-func (f *faultStore) Delete(id string) error {
+func (f *faultStore) Delete(d record.Digest, why record.DeleteReason) error {
 	f.mu.Lock()
 	err := f.deleteErr
 	f.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", id, err)
+		return fmt.Errorf("delete %s: %w", d, err)
 	}
-	return f.Store.Delete(id)
+	return f.Store.Delete(d, why)
 }
 
 func (f *faultStore) Close() error {

@@ -1,39 +1,43 @@
 package httpd
 
-import "sync"
+import (
+	"sync"
 
-// registry holds a tracker's live connections, all of them and by cookie
-// ID. One mutex is enough: every operation is a few map updates, far
+	"cookiestore/record"
+)
+
+// registry holds a tracker's live connections, all of them and by the
+// digest of their cookie. One mutex is enough: every operation is a few map updates, far
 // cheaper than the WebSocket handshake around it.
 type registry struct {
 	mu   sync.Mutex
 	all  map[*Conn]struct{}
-	byID map[string]map[*Conn]struct{}
+	byID map[record.Digest]map[*Conn]struct{}
 }
 
 func newRegistry() *registry {
-	return &registry{all: make(map[*Conn]struct{}), byID: make(map[string]map[*Conn]struct{})}
+	return &registry{all: make(map[*Conn]struct{}), byID: make(map[record.Digest]map[*Conn]struct{})}
 }
 
-// add registers c under id ("" when tracking is off). With limit > 0 it
+// add registers c under cookie d (the zero Digest when tracking is off). With limit > 0 it
 // refuses a connection that would make the cookie hold more than limit, so
 // that the check and the registration cannot be raced past the cap.
-func (r *registry) add(c *Conn, id string, limit int) bool {
+func (r *registry) add(c *Conn, d record.Digest, limit int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if id != "" {
-		set := r.byID[id]
+	if !d.IsZero() {
+		set := r.byID[d]
 		if limit > 0 && len(set) >= limit {
 			return false
 		}
 		if set == nil {
 			set = make(map[*Conn]struct{})
-			r.byID[id] = set
+			r.byID[d] = set
 		}
 		set[c] = struct{}{}
 	}
 	r.all[c] = struct{}{}
-	c.regID = id
+	c.digest = d
 	return true
 }
 
@@ -45,19 +49,19 @@ func (r *registry) remove(c *Conn) {
 		return
 	}
 	delete(r.all, c)
-	if set := r.byID[c.regID]; set != nil {
+	if set := r.byID[c.digest]; set != nil {
 		delete(set, c)
 		if len(set) == 0 {
-			delete(r.byID, c.regID)
+			delete(r.byID, c.digest)
 		}
 	}
 }
 
-// conns returns the connections of cookie id, in no particular order.
-func (r *registry) conns(id string) []*Conn {
+// conns returns the connections of cookie d, in no particular order.
+func (r *registry) conns(d record.Digest) []*Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	set := r.byID[id]
+	set := r.byID[d]
 	out := make([]*Conn, 0, len(set))
 	for c := range set {
 		out = append(out, c)
@@ -65,11 +69,11 @@ func (r *registry) conns(id string) []*Conn {
 	return out
 }
 
-// count returns how many connections cookie id has.
-func (r *registry) count(id string) int {
+// count returns how many connections cookie d has.
+func (r *registry) count(d record.Digest) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.byID[id])
+	return len(r.byID[d])
 }
 
 // len returns the number of live connections.
@@ -97,13 +101,13 @@ func (r *registry) snapshot() []*Conn {
 	return out
 }
 
-// ids returns the cookie IDs that have live connections.
-func (r *registry) ids() []string {
+// digests returns the cookies that have live connections.
+func (r *registry) digests() []record.Digest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.byID))
-	for id := range r.byID {
-		out = append(out, id)
+	out := make([]record.Digest, 0, len(r.byID))
+	for d := range r.byID {
+		out = append(out, d)
 	}
 	return out
 }

@@ -310,7 +310,7 @@ func TestManyConnectionsOnFewCookies(t *testing.T) {
 	}
 	tracker := ts.services[0].tracker
 	for i, id := range ids {
-		if n := tracker.reg.count(id); n != perCookie {
+		if n := tracker.reg.count(dg(id)); n != perCookie {
 			t.Fatalf("cookie %d has %d connections, want %d", i, n, perCookie)
 		}
 	}

@@ -5,15 +5,22 @@ import "cookiestore/record"
 // Store is what the server needs from a cookie store. Package memstore (the
 // memory backend) and package filestore (the file backend) satisfy it.
 //
-// Create must not return before the cookie is as durable as the store
-// promises: the server sends the cookie to the browser only after Create
-// has returned. Get must treat an expired cookie as absent.
+// A store knows a cookie by the digest of its ID (record.DigestOf) and
+// never sees the ID itself: the server digests the value a browser presents,
+// and sends a new ID only to the browser it issued it for.
+//
+// Create and Rotate must not return before the change is as durable as the
+// store promises: the server sends the cookie to the browser only after
+// they have returned. Get must treat an expired cookie as absent. Errors
+// that mean "no such cookie" and "taken" wrap memstore.ErrNotFound and
+// memstore.ErrExists.
 type Store interface {
-	Get(id string) (record.Cookie, bool)
+	Get(d record.Digest) (record.Cookie, bool)
 	Create(c record.Cookie) error
-	SetAuth(id string, a record.Auth) error
-	Delete(id string) error
-	DeleteByAuthID(authid string) ([]string, error)
+	Rotate(old record.Digest, next record.Cookie) error
+	SetAuth(d record.Digest, a record.Auth) error
+	Delete(d record.Digest, why record.DeleteReason) error
+	DeleteByAuthID(authid string) ([]record.Digest, error)
 	Len() int
 	Close() error
 }

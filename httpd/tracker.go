@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/config"
+	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
@@ -221,9 +223,9 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	result := handshakeUntracked
 	var header http.Header
 	if t.cookie == nil {
-		t.reg.add(c, "", 0)
+		t.reg.add(c, record.Digest{}, 0)
 	} else {
-		status, msg := t.track(c, r)
+		issued, status, msg := t.track(c, r)
 		if status != 0 {
 			outcome := handshakeRefused
 			if status == http.StatusServiceUnavailable {
@@ -235,7 +237,7 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		result = handshakeReturning
 		if c.isNew {
 			result = handshakeNew
-			header = http.Header{"Set-Cookie": {t.setCookie(c.cookie.ID, r)}}
+			header = http.Header{"Set-Cookie": {t.setCookie(issued, r)}}
 		}
 	}
 	// Shutdown marks the tracker closing before it closes the registered
@@ -276,70 +278,80 @@ func isHandshake(r *http.Request) bool {
 }
 
 // track finds the request's cookie or issues a new one, and registers c
-// under it. A non-zero status refuses the handshake.
-func (t *Tracker) track(c *Conn, r *http.Request) (status int, msg string) {
+// under it. It returns the ID of a cookie it issued, for the Set-Cookie
+// header: the only place an ID goes. A non-zero status refuses the
+// handshake.
+func (t *Tracker) track(c *Conn, r *http.Request) (issued string, status int, msg string) {
 	cc := t.cookie
-	tried := 0
+	var tried [maxCandidates]record.Digest
+	n := 0
 	for _, v := range CookieValues(r.Header.Values("Cookie"), cc.Name) {
 		// A malformed value never reaches the store, and only IDs the
 		// store issued are reused: a client cannot choose its ID.
 		if !record.ValidID(v, cc.Length) {
 			continue
 		}
-		if tried++; tried > maxCandidates {
+		d := record.DigestOf(v)
+		// A value planted many times counts once, so that copies of it
+		// cannot push the browser's own cookie past the cap.
+		if slices.Contains(tried[:n], d) {
+			continue
+		}
+		if n == maxCandidates {
 			break
 		}
-		ck, ok := t.live(v)
+		tried[n] = d
+		n++
+		ck, ok := t.live(d)
 		if !ok {
 			continue
 		}
-		c.setCookie(ck, false)
-		if !t.reg.add(c, v, t.maxPerCookie) {
+		c.setCookie(ck, visitorOf(v), false)
+		if !t.reg.add(c, d, t.maxPerCookie) {
 			c.t.log.Info("websocket refused: too many connections on one cookie", "remote", c.remote, "visitor", c.visitor, "limit", t.maxPerCookie)
-			return http.StatusTooManyRequests, "too many connections for this cookie"
+			return "", http.StatusTooManyRequests, "too many connections for this cookie"
 		}
 		// A logout that ran between the lookup and the registration did
 		// not see this connection; look again now that a logout would.
-		if ck, ok = t.live(v); !ok {
+		if ck, ok = t.live(d); !ok {
 			t.reg.remove(c)
 			continue
 		}
 		c.mu.Lock()
 		c.cookie = ck // the freshest auth
 		c.mu.Unlock()
-		return 0, ""
+		return "", 0, ""
 	}
 
 	for attempt := 1; ; attempt++ {
 		id, err := record.NewID(t.rand, cc.Length)
 		if err != nil {
 			t.log.Error("cannot draw a cookie ID", "remote", r.RemoteAddr, "err", err)
-			return http.StatusServiceUnavailable, "cannot issue a tracking cookie"
+			return "", http.StatusServiceUnavailable, "cannot issue a tracking cookie"
 		}
-		ck := record.Cookie{ID: id, Created: t.now(), MaxAge: cc.MaxAge}
+		ck := record.Cookie{Digest: record.DigestOf(id), Created: t.now(), MaxAge: cc.MaxAge}
 		// Create returns once the cookie is as durable as store.sync
 		// promises; only then may the browser get it.
 		err = t.store.Create(ck)
 		if err == nil {
-			c.setCookie(ck, true)
-			t.reg.add(c, id, 0)
-			return 0, ""
+			c.setCookie(ck, visitorOf(id), true)
+			t.reg.add(c, ck.Digest, 0)
+			return id, 0, ""
 		}
-		// The store's error types are its own; a live cookie under the
-		// ID is what a collision looks like from here.
-		if _, taken := t.store.Get(id); taken && attempt < maxCreateAttempts {
+		// A live cookie under the digest is what a collision looks like.
+		if errors.Is(err, memstore.ErrExists) && attempt < maxCreateAttempts {
 			continue
 		}
-		t.log.Error("cannot store a new cookie; handshake refused", "remote", r.RemoteAddr, "err", redact(err, id))
-		return http.StatusServiceUnavailable, "cannot store a tracking cookie, try again later"
+		t.log.Error("cannot store a new cookie; handshake refused", "remote", r.RemoteAddr, "err", err)
+		return "", http.StatusServiceUnavailable, "cannot store a tracking cookie, try again later"
 	}
 }
 
-// live returns the cookie id if the store has it and it has not expired.
-// The clock check is the tracker's own, so a store that is slow to purge
-// cannot revive an expired cookie.
-func (t *Tracker) live(id string) (record.Cookie, bool) {
-	ck, ok := t.store.Get(id)
+// live returns cookie d if the store has it and it has not expired. The
+// clock check is the tracker's own, so a store that is slow to purge cannot
+// revive an expired cookie.
+func (t *Tracker) live(d record.Digest) (record.Cookie, bool) {
+	ck, ok := t.store.Get(d)
 	if !ok || ck.ExpiredAt(t.now()) {
 		return record.Cookie{}, false
 	}
@@ -434,24 +446,24 @@ func globMatch(pattern, s string) bool {
 // Connections returns the number of live connections.
 func (t *Tracker) Connections() int { return t.reg.len() }
 
-// Logout deletes the cookie cookieID and closes its connections with
-// CloseLoggedOut. The connections are collected before the cookie is
+// Logout deletes cookie d (a connection's Cookie().Digest) and closes its
+// connections with CloseLoggedOut. The connections are collected before the cookie is
 // deleted, so none is missed. The store's error, if any, is returned
 // wrapped (for example when the cookie does not exist); the connections are
 // closed unless the cookie is still in the store.
-func (t *Tracker) Logout(cookieID string) error {
+func (t *Tracker) Logout(d record.Digest) error {
 	if t.cookie == nil {
 		return errors.New("logout: cookie tracking is off on this service")
 	}
-	victims, live, err := t.deleteCookie(cookieID)
+	victims, live, err := t.deleteCookie(d, record.ReasonLogout)
 	if !live {
 		closeEach(victims, nil, CloseLoggedOut, "logged out")
 	}
 	if err != nil {
 		if live {
-			t.log.Error("logout failed; the cookie stays", "visitor", visitorOf(cookieID), "err", redact(err, cookieID))
+			t.log.Error("logout failed; the cookie stays", "cookie", d, "err", err)
 		}
-		return fmt.Errorf("logout of visitor %s: %w", visitorOf(cookieID), err)
+		return fmt.Errorf("logout of cookie %s: %w", d, err)
 	}
 	return nil
 }
@@ -463,14 +475,14 @@ func (t *Tracker) Logout(cookieID string) error {
 // already in the registry). The caller closes the connections. When the
 // delete fails and the cookie is still live, live is true and the
 // connections must stay.
-func (t *Tracker) deleteCookie(id string) (victims []*Conn, live bool, err error) {
-	victims = t.reg.conns(id)
-	if err = t.store.Delete(id); err != nil {
-		if _, live = t.store.Get(id); live {
+func (t *Tracker) deleteCookie(d record.Digest, why record.DeleteReason) (victims []*Conn, live bool, err error) {
+	victims = t.reg.conns(d)
+	if err = t.store.Delete(d, why); err != nil {
+		if _, live = t.store.Get(d); live {
 			return nil, true, err
 		}
 	}
-	return append(victims, t.reg.conns(id)...), false, err
+	return append(victims, t.reg.conns(d)...), false, err
 }
 
 // Revoke deletes every cookie that principal authid is logged in on and
@@ -493,14 +505,14 @@ func (t *Tracker) Revoke(authid string) (int, error) {
 		return 0, nil
 	}
 	// A login on one tab puts the principal on the cookie of every tab.
-	for _, id := range t.reg.ids() {
-		if ck, ok := t.store.Get(id); ok && ck.Auth.AuthID == authid {
-			victims = append(victims, t.reg.conns(id)...)
+	for _, d := range t.reg.digests() {
+		if ck, ok := t.store.Get(d); ok && ck.Auth.AuthID == authid {
+			victims = append(victims, t.reg.conns(d)...)
 		}
 	}
 	ids, err := t.store.DeleteByAuthID(authid)
-	for _, id := range ids {
-		victims = append(victims, t.reg.conns(id)...)
+	for _, d := range ids {
+		victims = append(victims, t.reg.conns(d)...)
 	}
 	closeEach(victims, nil, CloseRevoked, "revoked")
 	t.log.Info("principal revoked", "authid", authid, "cookies", len(ids), "connections", len(unique(victims, nil)))
@@ -553,19 +565,6 @@ func unique(conns []*Conn, except *Conn) []*Conn {
 		out = append(out, c)
 	}
 	return out
-}
-
-// redact returns err's message with the cookie ID cut out: a store may
-// name the ID in its errors, and logs must never hold it.
-func redact(err error, id string) string {
-	if err == nil {
-		return ""
-	}
-	msg := err.Error()
-	if id != "" {
-		msg = strings.ReplaceAll(msg, id, "[cookie]")
-	}
-	return msg
 }
 
 // clip bounds a client-supplied string before it is logged or echoed.

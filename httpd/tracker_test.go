@@ -31,7 +31,7 @@ func TestNewCookieThenReuse(t *testing.T) {
 	if !record.ValidID(id, 24) {
 		t.Fatalf("issued cookie %q is not a valid 24-character ID", id)
 	}
-	if c, ok := e.store.Get(id); !ok || !c.Created.Equal(t0) || c.MaxAge != 24*time.Hour {
+	if c, ok := e.store.Get(dg(id)); !ok || !c.Created.Equal(t0) || c.MaxAge != 24*time.Hour {
 		t.Fatalf("store has %+v, %v; want the cookie created at %v for 24h", c, ok, t0)
 	}
 	h := first.hello
@@ -70,7 +70,7 @@ func TestCookieReplaced(t *testing.T) {
 		{"other name only", func(_ *env, k string) string { return "xcbtid=" + k }, nil},
 		{"expired", func(_ *env, k string) string { return "cbtid=" + k }, func(e *env, _ string) { e.clock.Add(24 * time.Hour) }},
 		{"deleted", func(_ *env, k string) string { return "cbtid=" + k }, func(e *env, k string) {
-			if err := e.store.Delete(k); err != nil {
+			if err := e.store.Delete(dg(k), record.ReasonLogout); err != nil {
 				e.t.Fatal(err)
 			}
 		}},
@@ -88,7 +88,7 @@ func TestCookieReplaced(t *testing.T) {
 			if got == known || !c.hello.New {
 				t.Fatalf("cookie %q reused (hello %+v), want a new one", got, c.hello)
 			}
-			if _, ok := e.store.Get(got); !ok {
+			if _, ok := e.store.Get(dg(got)); !ok {
 				t.Fatal("the replacement cookie is not in the store")
 			}
 		})
@@ -224,7 +224,7 @@ func TestLogin(t *testing.T) {
 				Error string    `json:"error"`
 			}
 			c.read(&m)
-			stored, _ := e.store.Get(c.value())
+			stored, _ := e.store.Get(dg(c.value()))
 			if tt.welcome == nil {
 				if m.Type != "error" || m.Error == "" {
 					t.Fatalf("got %+v, want an error", m)
@@ -340,7 +340,7 @@ func TestAnonymousAuthUsesVisitorNotCookie(t *testing.T) {
 	if strings.Contains(c.raw[0], c.value()) {
 		t.Fatal("hello contains the cookie value")
 	}
-	if st, _ := e.store.Get(c.value()); !st.Auth.IsZero() {
+	if st, _ := e.store.Get(dg(c.value())); !st.Auth.IsZero() {
 		t.Fatalf("anonymous auth was stored on the cookie: %+v", st.Auth)
 	}
 }
@@ -405,7 +405,7 @@ func TestLogoutKicksOtherConnections(t *testing.T) {
 			t.Fatalf("other connection closed with %d %q, want %d", code, reason, CloseLoggedOut)
 		}
 	}
-	if _, ok := e.store.Get(id); ok {
+	if _, ok := e.store.Get(dg(id)); ok {
 		t.Fatal("cookie still in the store after logout")
 	}
 	waitFor(t, "the kicked connections to leave", func() bool { return e.tracker.Connections() == 1 })
@@ -443,7 +443,7 @@ func TestProgrammaticLogout(t *testing.T) {
 	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
 	a := e.dial("")
 	b := e.dial(a.value())
-	if err := e.tracker.Logout(a.value()); err != nil {
+	if err := e.tracker.Logout(dg(a.value())); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []*client{a, b} {
@@ -451,7 +451,7 @@ func TestProgrammaticLogout(t *testing.T) {
 			t.Fatalf("close code %d, want %d", code, CloseLoggedOut)
 		}
 	}
-	err := e.tracker.Logout(a.value())
+	err := e.tracker.Logout(dg(a.value()))
 	if !errors.Is(err, memstore.ErrNotFound) {
 		t.Fatalf("second logout: %v, want ErrNotFound", err)
 	}
@@ -487,7 +487,7 @@ func TestRevoke(t *testing.T) {
 		}
 	}
 	for _, id := range []string{laptop.value(), phone.value()} {
-		if _, ok := e.store.Get(id); ok {
+		if _, ok := e.store.Get(dg(id)); ok {
 			t.Fatal("a revoked cookie is still in the store")
 		}
 	}
@@ -647,7 +647,7 @@ func TestConnectionCapPerCookie(t *testing.T) {
 	// Another browser is not affected, and a slot frees up on close.
 	e.dial("")
 	first.ws.Close()
-	waitFor(t, "the closed connection to leave", func() bool { return e.tracker.reg.count(id) == 2 })
+	waitFor(t, "the closed connection to leave", func() bool { return e.tracker.reg.count(dg(id)) == 2 })
 	if c := e.dial(id); c.hello.Connections != 3 {
 		t.Fatalf("hello after a slot freed: %+v", c.hello)
 	}
@@ -670,8 +670,9 @@ func TestCreateFailureRefusesWith503(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "no space left on device") {
 		t.Fatalf("the log does not say why: %s", e.logs.String())
 	}
-	if strings.Contains(e.logs.String(), "[cookie]") == false {
-		t.Fatal("the store's error was not redacted")
+	// The store never saw an ID, so its error cannot carry one.
+	if strings.Contains(e.logs.String(), "cbtid") {
+		t.Fatalf("the log names the cookie: %s", e.logs.String())
 	}
 	// Once the disk has room again, handshakes work.
 	fs.mu.Lock()
@@ -749,7 +750,7 @@ func TestHooksAndContext(t *testing.T) {
 	events := make(chan seen, 10)
 	note := func(event string, c *Conn, a record.Auth) {
 		got, ok := FromContext(c.Context())
-		events <- seen{event, c.Visitor(), c.IsNew(), a.AuthID, c.Cookie().ID, ok && got == c, c.Context().Err() != nil}
+		events <- seen{event, c.Visitor(), c.IsNew(), a.AuthID, c.Cookie().Digest.String(), ok && got == c, c.Context().Err() != nil}
 	}
 	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{Hooks: Hooks{
 		OnConnect: func(c *Conn) { note("connect", c, c.Auth()) },
@@ -760,9 +761,9 @@ func TestHooksAndContext(t *testing.T) {
 	c.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"})
 	c.ws.Close()
 	want := []seen{
-		{"connect", c.hello.Visitor, true, "", c.value(), true, false},
-		{"auth", c.hello.Visitor, true, "alice", c.value(), true, false},
-		{"close", c.hello.Visitor, true, "alice", c.value(), true, true},
+		{"connect", c.hello.Visitor, true, "", dg(c.value()).String(), true, false},
+		{"auth", c.hello.Visitor, true, "alice", dg(c.value()).String(), true, false},
+		{"close", c.hello.Visitor, true, "alice", dg(c.value()).String(), true, true},
 	}
 	for _, w := range want {
 		select {
@@ -805,7 +806,7 @@ func TestKeepaliveDropsSilentClients(t *testing.T) {
 	}()
 	waitFor(t, "the silent client to be dropped", func() bool { return e.tracker.Connections() == 1 })
 	time.Sleep(300 * time.Millisecond) // two pong waits
-	if n := e.tracker.reg.count(live.value()); n != 1 {
+	if n := e.tracker.reg.count(dg(live.value())); n != 1 {
 		t.Fatalf("the reading client has %d connections, want 1", n)
 	}
 	close(stop)
@@ -827,24 +828,24 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	waitFor(t, "the slow client to be dropped", func() bool { return e.tracker.Connections() == 0 })
 }
 
-// spyStore records the IDs looked up, and can run something in the middle
-// of the first lookup of an ID.
+// spyStore records the digests looked up, and can run something in the
+// middle of the first lookup.
 type spyStore struct {
 	Store
 	mu     sync.Mutex
-	gets   []string
-	during func(id string) // run once, inside the first Get
+	gets   []record.Digest
+	during func(d record.Digest) // run once, inside the first Get
 }
 
-func (s *spyStore) Get(id string) (record.Cookie, bool) {
-	c, ok := s.Store.Get(id)
+func (s *spyStore) Get(d record.Digest) (record.Cookie, bool) {
+	c, ok := s.Store.Get(d)
 	s.mu.Lock()
-	s.gets = append(s.gets, id)
+	s.gets = append(s.gets, d)
 	f := s.during
 	s.during = nil
 	s.mu.Unlock()
 	if f != nil {
-		f(id)
+		f(d)
 	}
 	return c, ok
 }
@@ -859,23 +860,42 @@ func TestMalformedIDsNeverReachTheStore(t *testing.T) {
 		header = append(header, "cbtid="+b)
 	}
 	// Many well-formed candidates: only the first few are looked up.
+	wellFormed := map[record.Digest]bool{}
 	for i := range 50 {
-		header = append(header, fmt.Sprintf("cbtid=%024d", i))
+		v := fmt.Sprintf("%024d", i)
+		header = append(header, "cbtid="+v)
+		wellFormed[dg(v)] = true
 	}
 	dialURL(t, e.url, http.Header{"Cookie": {strings.Join(header, "; ")}}, nil)
 	spy.mu.Lock()
 	defer spy.mu.Unlock()
 	lookups := 0
-	for _, id := range spy.gets {
-		if !record.ValidID(id, 24) {
-			t.Errorf("the store was asked for malformed ID %q", id)
+	for _, d := range spy.gets {
+		if !wellFormed[d] {
+			t.Errorf("the store was asked for %s, which is not the digest of a well-formed candidate", d)
+			continue
 		}
-		if strings.HasPrefix(id, "0000") {
-			lookups++
-		}
+		lookups++
 	}
 	if lookups != maxCandidates {
 		t.Errorf("%d candidates looked up, want %d", lookups, maxCandidates)
+	}
+}
+
+// A value planted many times in one Cookie header counts once toward the
+// cap on candidates, so that copies of it cannot push out the browser's own
+// cookie.
+func TestPlantedDuplicatesCountOnce(t *testing.T) {
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, nil, TrackerOptions{})
+	own := e.dial("").value()
+	planted := e.dial("").value() // valid, but another browser's
+	if err := e.tracker.Logout(dg(planted)); err != nil {
+		t.Fatal(err)
+	}
+	header := strings.Repeat("cbtid="+planted+"; ", 3*maxCandidates) + "cbtid=" + own
+	c := dialURL(t, e.url, http.Header{"Cookie": {header}}, nil)
+	if c.hello.New || c.hello.Visitor != visitorOf(own) {
+		t.Fatalf("the browser's own cookie was pushed out by %d copies of a planted one: %+v", 3*maxCandidates, c.hello)
 	}
 }
 
@@ -887,12 +907,12 @@ func TestHandshakeRacingLogout(t *testing.T) {
 	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, spy, TrackerOptions{Clock: clk.Now})
 	id := e.dial("").value()
 	spy.mu.Lock()
-	spy.during = func(got string) {
-		if got != id {
-			t.Errorf("lookup of an unexpected ID")
+	spy.during = func(got record.Digest) {
+		if got != dg(id) {
+			t.Errorf("lookup of an unexpected cookie")
 			return
 		}
-		if err := e.tracker.Logout(id); err != nil {
+		if err := e.tracker.Logout(got); err != nil {
 			t.Errorf("logout: %v", err)
 		}
 	}
@@ -913,14 +933,14 @@ func TestRandomCookieHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issued := map[string]bool{}
+	issued := map[record.Digest]bool{}
 	var known []string
 	for range 10 {
 		id, _ := record.NewID(nil, 24)
-		if err := store.Create(record.Cookie{ID: id, Created: clk.Now(), MaxAge: time.Hour}); err != nil {
+		if err := store.Create(record.Cookie{Digest: dg(id), Created: clk.Now(), MaxAge: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
-		issued[id] = true
+		issued[dg(id)] = true
 		known = append(known, id)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -966,14 +986,18 @@ func TestRandomCookieHeaders(t *testing.T) {
 			r.Header["Cookie"] = append(r.Header["Cookie"], part())
 		}
 		c := newConn(tr, r)
-		if status, _ := tr.track(c, r); status != 0 {
+		id, status, _ := tr.track(c, r)
+		if status != 0 {
 			t.Fatalf("header %d refused with %d", i, status)
 		}
-		if !c.isNew && !issued[c.cookie.ID] {
-			t.Fatalf("header %d: reused %q, which the store never issued", i, c.cookie.ID)
+		if !c.isNew && !issued[c.cookie.Digest] {
+			t.Fatalf("header %d: reused cookie %s, which the store never issued", i, c.cookie.Digest)
 		}
 		if c.isNew {
-			issued[c.cookie.ID] = true // issued now, by the tracker
+			if c.cookie.Digest != dg(id) {
+				t.Fatalf("header %d: issued %q, but the connection holds cookie %s", i, id, c.cookie.Digest)
+			}
+			issued[c.cookie.Digest] = true // issued now, by the tracker
 		}
 		tr.reg.remove(c)
 		c.cancel()

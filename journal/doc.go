@@ -255,8 +255,8 @@
 //
 // Open a journal, replaying what it holds, and append to it:
 //
-//	j, err := journal.Open("cookies.dat", journal.Options{}, func(off int64, p []byte) error {
-//		return apply(p) // p is only valid during the call
+//	j, err := journal.Open("cookies.dat", journal.Options{}, func(version int, off int64, p []byte) error {
+//		return apply(version, p) // p is only valid during the call
 //	})
 //	if err != nil {
 //		return err // errors.Is(err, journal.ErrCorrupt): the file needs journal.Repair

@@ -35,7 +35,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	j, err = journal.Open(path, journal.Options{}, func(off int64, payload []byte) error {
+	j, err = journal.Open(path, journal.Options{}, func(_ int, off int64, payload []byte) error {
 		fmt.Printf("offset %d: %s\n", off, payload)
 		return nil
 	})

@@ -49,7 +49,7 @@ func openT(t *testing.T, path string, opts Options) (*Journal, [][]byte) {
 
 func openCollect(path string, opts Options) (*Journal, [][]byte, error) {
 	var got [][]byte
-	j, err := Open(path, opts, func(_ int64, p []byte) error {
+	j, err := Open(path, opts, func(_ int, _ int64, p []byte) error {
 		got = append(got, bytes.Clone(p))
 		return nil
 	})

@@ -82,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 
 				var gotOffs []int64
 				var gotPayloads [][]byte
-				j, err := Open(path, Options{}, func(off int64, p []byte) error {
+				j, err := Open(path, Options{}, func(_ int, off int64, p []byte) error {
 					gotOffs = append(gotOffs, off)
 					gotPayloads = append(gotPayloads, bytes.Clone(p))
 					return nil
@@ -386,7 +386,7 @@ func TestVisitError(t *testing.T) {
 	b, offs := buildFile(testPayloads("a", 3)...)
 	os.WriteFile(path, b, 0o600)
 	stop := errors.New("bad event")
-	_, err := Open(path, Options{}, func(off int64, p []byte) error {
+	_, err := Open(path, Options{}, func(_ int, off int64, p []byte) error {
 		if off == offs[1] {
 			return stop
 		}

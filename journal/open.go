@@ -37,14 +37,16 @@ type Recovery struct {
 // Open opens the journal at path, creating it (mode 0600, its folder 0700)
 // if it does not exist, and takes its lock. It removes temporary files left
 // by an interrupted compaction, checks the header, and calls visit for
-// every frame in order; payload is only valid during the call, and visit
-// may be nil. An error from visit aborts Open and is returned wrapped.
+// every frame in order with the file's format version (the same for every
+// frame: it says how to decode the payloads), the frame's offset and its
+// payload, which is only valid during the call. visit may be nil. An error
+// from visit aborts Open and is returned wrapped.
 //
 // A torn tail is cut off and reported in Recovery. Damage followed by valid
 // frames is a *CorruptError (errors.Is ErrCorrupt); a journal held by
 // someone else is an error wrapping ErrLocked; a bad header, one wrapping
 // ErrBadHeader.
-func Open(path string, opts Options, visit func(off int64, payload []byte) error) (*Journal, error) {
+func Open(path string, opts Options, visit func(version int, off int64, payload []byte) error) (*Journal, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -144,7 +146,7 @@ func createTemp(fsys FS, path string) (string, File, error) {
 
 // recoverFile checks the header of the journal f, creating it if the file
 // is empty, reads every frame and cuts off a torn tail.
-func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int64, []byte) error) (Recovery, error) {
+func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int, int64, []byte) error) (Recovery, error) {
 	size, err := f.Size()
 	if err != nil {
 		return Recovery{}, fmt.Errorf("journal %s: %w", path, err)
@@ -183,7 +185,7 @@ func recoverFile(path string, f File, fsys FS, log *slog.Logger, visit func(int6
 			return resolveBadFrame(path, f, off, size, reason, rec, log)
 		}
 		if visit != nil {
-			if err := visit(off, payload); err != nil {
+			if err := visit(version, off, payload); err != nil {
 				return Recovery{}, fmt.Errorf("journal %s: frame at offset %d: %w", path, off, err)
 			}
 		}

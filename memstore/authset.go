@@ -1,6 +1,10 @@
 package memstore
 
-import "slices"
+import (
+	"slices"
+
+	"cookiestore/record"
+)
 
 // fewAuthIDs is how many cookies a principal's set keeps in a slice before
 // it switches to a map.
@@ -13,49 +17,49 @@ const fewAuthIDs = 16
 // so a set is a slice while it is small, and a map once a principal has so
 // many cookies that removing one from a slice would cost too much.
 type authSet struct {
-	few  []string
-	many map[string]struct{}
+	few  []record.Digest
+	many map[record.Digest]struct{}
 }
 
-func (s *authSet) add(id string) {
+func (s *authSet) add(d record.Digest) {
 	if s.many != nil {
-		s.many[id] = struct{}{}
+		s.many[d] = struct{}{}
 		return
 	}
-	if slices.Contains(s.few, id) {
+	if slices.Contains(s.few, d) {
 		return
 	}
 	if len(s.few) < fewAuthIDs {
-		s.few = append(s.few, id)
+		s.few = append(s.few, d)
 		return
 	}
-	s.many = make(map[string]struct{}, 2*fewAuthIDs)
+	s.many = make(map[record.Digest]struct{}, 2*fewAuthIDs)
 	for _, x := range s.few {
 		s.many[x] = struct{}{}
 	}
-	s.many[id] = struct{}{}
+	s.many[d] = struct{}{}
 	s.few = nil
 }
 
-func (s *authSet) remove(id string) {
+func (s *authSet) remove(d record.Digest) {
 	if s.many != nil {
-		delete(s.many, id)
+		delete(s.many, d)
 		return
 	}
-	if i := slices.Index(s.few, id); i >= 0 {
+	if i := slices.Index(s.few, d); i >= 0 {
 		last := len(s.few) - 1
 		s.few[i] = s.few[last]
-		s.few[last] = ""
+		s.few[last] = record.Digest{}
 		s.few = s.few[:last]
 	}
 }
 
-func (s *authSet) has(id string) bool {
+func (s *authSet) has(d record.Digest) bool {
 	if s.many != nil {
-		_, ok := s.many[id]
+		_, ok := s.many[d]
 		return ok
 	}
-	return slices.Contains(s.few, id)
+	return slices.Contains(s.few, d)
 }
 
 func (s *authSet) len() int {
@@ -67,11 +71,11 @@ func (s *authSet) len() int {
 
 // list returns a copy of the IDs, which the caller may hold while it
 // changes the set.
-func (s *authSet) list() []string {
+func (s *authSet) list() []record.Digest {
 	if s.many != nil {
-		out := make([]string, 0, len(s.many))
-		for id := range s.many {
-			out = append(out, id)
+		out := make([]record.Digest, 0, len(s.many))
+		for d := range s.many {
+			out = append(out, d)
 		}
 		return out
 	}

@@ -1,8 +1,9 @@
 // Package memstore is cookiestore's index of cookies, and its memory backend.
 //
-// A [Store] maps cookie IDs to their creation time, lifetime and auth tuple,
-// and principals (authids) to the cookies they are logged in on, so that a
-// principal can be revoked everywhere at once. The file backend keeps the
+// A [Store] maps cookie digests ([record.Digest]: a store never holds a
+// cookie ID) to their creation time, lifetime and auth tuple, and principals
+// (authids) to the cookies they are logged in on, so that a principal can be
+// revoked everywhere at once. The file backend keeps the
 // same index in front of its journal and rebuilds it at startup by applying
 // the journal's events ([Store.Apply], [Store.ApplyAll], with [Store.Grow] to
 // size it first); used on its own, a Store is the memory backend and forgets
@@ -11,18 +12,17 @@
 // # Memory
 //
 // Each shard keeps its entries in a hash table of its own (see table.go)
-// whose arrays hold no pointers: per cookie, a 4-byte tag and a 24-byte
-// slot (creation time, lifetime, where its ID is, which auth tuple), at a
-// load of 3/8 to 3/4, and the ID's bytes in a shared buffer. An index of a
-// million unauthenticated 24-character cookies takes about 85 bytes per
-// cookie (BenchmarkIndexMemory in package bench), and the garbage collector
-// has nothing in it to scan but the auth tuples of logged-in cookies.
+// whose arrays hold no pointers: per cookie, a 4-byte tag and a 40-byte
+// slot (digest, creation time, lifetime, which auth tuple), at a load of
+// 3/8 to 3/4 (BenchmarkIndexMemory in package bench measures the bytes per
+// cookie), and the garbage collector has nothing in it to scan but the auth
+// tuples of logged-in cookies.
 //
 // # Expiry
 //
 // A cookie whose created + max_age is at or before the clock's now is absent
 // for every read and every write at once, whether or not it has been purged:
-// [Store.Get] and [Store.Range] skip it, [Store.SetAuth] and [Store.Delete]
+// [Store.Get] and [Store.All] skip it, [Store.SetAuth] and [Store.Delete]
 // report [ErrNotFound], and [Store.Create] may reuse its ID. A janitor
 // goroutine removes such entries from memory every [Options.JanitorInterval];
 // a removed or deleted cookie never comes back, even if the clock later steps
@@ -33,10 +33,10 @@
 // # Concurrency
 //
 // All methods are safe for concurrent use. The index is split into shards by
-// a seeded hash of the cookie ID, each behind its own read-write lock, so
+// the cookie's digest, each behind its own read-write lock, so
 // lookups on different cookies rarely meet and reads scale across cores.
 // Operations that span principals or the whole index ([Store.DeleteByAuthID],
-// [Store.IDsByAuthID], [Store.Range], [Store.PurgeExpired], [Store.Len]) visit
+// [Store.DigestsByAuthID], [Store.All], [Store.PurgeExpired], [Store.Len]) visit
 // the shards one after another: each shard is seen consistently, but changes
 // made meanwhile to shards already visited are not.
 //
@@ -49,9 +49,11 @@
 package memstore
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -60,18 +62,21 @@ import (
 	"cookiestore/record"
 )
 
-// ErrExists is returned by [Store.Create] when a live cookie already has the ID.
-var ErrExists = errors.New("memstore: a live cookie with this ID exists")
+// ErrExists is returned by [Store.Create] when a live cookie already has the
+// digest. The other backends return it too (filestore.ErrExists is this
+// value), so that callers test for it with errors.Is whatever the backend.
+var ErrExists = errors.New("a live cookie with this digest exists")
 
-// ErrNotFound is returned when no live cookie has the ID.
-var ErrNotFound = errors.New("memstore: no such cookie")
+// ErrNotFound is returned when no live cookie has the digest. The other
+// backends return it too.
+var ErrNotFound = errors.New("no such cookie")
 
 // DefaultJanitorInterval is how often expired entries are purged when
 // [Options.JanitorInterval] is zero.
 const DefaultJanitorInterval = time.Minute
 
 // shardCount is a power of two, so that a shard is picked by the top
-// shardBits bits of an ID's hash. 64 shards keep lock contention negligible
+// shardBits bits of a digest's hash. 64 shards keep lock contention negligible
 // on machines with dozens of cores while costing only a few kilobytes.
 const (
 	shardBits  = 6
@@ -110,8 +115,8 @@ func (e entry) expiredAt(now int64) bool {
 	return exp <= now
 }
 
-func (e entry) cookie(id string) record.Cookie {
-	c := record.Cookie{ID: id, Created: time.Unix(0, e.created), MaxAge: time.Duration(e.maxAge)}
+func (e entry) cookie(d record.Digest) record.Cookie {
+	c := record.Cookie{Digest: d, Created: time.Unix(0, e.created), MaxAge: time.Duration(e.maxAge)}
 	if e.auth != nil {
 		c.Auth = *e.auth
 	}
@@ -128,8 +133,8 @@ func (e entry) authID() string {
 // shardState is one lock's worth of the index.
 type shardState struct {
 	mu     sync.RWMutex
-	ids    table               // cookie ID -> entry
-	byAuth map[string]*authSet // authid -> IDs of the cookies it is logged in on
+	ids    table               // cookie digest -> entry
+	byAuth map[string]*authSet // authid -> digests of the cookies it is logged in on
 }
 
 // shard pads shardState to two cache lines so that neighbouring locks do not
@@ -139,47 +144,47 @@ type shard struct {
 	_ [128 - unsafe.Sizeof(shardState{})%128]byte
 }
 
-// put stores e under id, whose hash is h, and keeps byAuth in step. The
+// put stores e under d, whose hash is h, and keeps byAuth in step. The
 // caller holds mu.
-func (sh *shard) put(h uint64, id string, e entry) {
-	old, pos, had := sh.ids.lookup(h, id)
-	sh.putAt(pos, had, old, h, id, e)
+func (sh *shard) put(h uint64, d record.Digest, e entry) {
+	old, pos, had := sh.ids.lookup(h, d)
+	sh.putAt(pos, had, old, h, d, e)
 }
 
-// putAt is put for a caller that has looked id up already, and changed
+// putAt is put for a caller that has looked d up already, and changed
 // nothing in the shard since: pos, had and old are what lookup returned.
 // It saves probing the table twice.
-func (sh *shard) putAt(pos int, had bool, old entry, h uint64, id string, e entry) {
+func (sh *shard) putAt(pos int, had bool, old entry, h uint64, d record.Digest, e entry) {
 	if had {
 		sh.ids.set(pos, e)
 	} else {
-		sh.ids.insert(pos, h, id, e)
+		sh.ids.insert(pos, h, d, e)
 	}
 	if oldAuth, newAuth := old.authID(), e.authID(); !had || oldAuth != newAuth {
 		if had {
-			sh.unlink(oldAuth, id)
+			sh.unlink(oldAuth, d)
 		}
-		sh.link(newAuth, id)
+		sh.link(newAuth, d)
 	}
 }
 
 // setAuthAt replaces the auth tuple of the entry old, which lookup found at
-// position pos for id, and keeps byAuth in step: SetAuth and an applied
+// position pos for d, and keeps byAuth in step: SetAuth and an applied
 // Update both end here. The caller holds mu.
-func (sh *shard) setAuthAt(pos int, old entry, h uint64, id string, auth *record.Auth) {
+func (sh *shard) setAuthAt(pos int, old entry, h uint64, d record.Digest, auth *record.Auth) {
 	e := old
 	e.auth = auth
-	sh.putAt(pos, true, old, h, id, e)
+	sh.putAt(pos, true, old, h, d, e)
 }
 
-// removeAt removes the entry at position pos, whose ID is id, and its
+// removeAt removes the entry at position pos, whose digest is d, and its
 // byAuth link. The caller holds mu.
-func (sh *shard) removeAt(pos int, id string, e entry) {
+func (sh *shard) removeAt(pos int, d record.Digest, e entry) {
 	sh.ids.removeAt(pos)
-	sh.unlink(e.authID(), id)
+	sh.unlink(e.authID(), d)
 }
 
-func (sh *shard) link(authid, id string) {
+func (sh *shard) link(authid string, d record.Digest) {
 	if authid == "" {
 		return
 	}
@@ -188,10 +193,10 @@ func (sh *shard) link(authid, id string) {
 		set = &authSet{}
 		sh.byAuth[authid] = set
 	}
-	set.add(id)
+	set.add(d)
 }
 
-func (sh *shard) unlink(authid, id string) {
+func (sh *shard) unlink(authid string, d record.Digest) {
 	if authid == "" {
 		return
 	}
@@ -199,7 +204,7 @@ func (sh *shard) unlink(authid, id string) {
 	if set == nil {
 		return
 	}
-	set.remove(id)
+	set.remove(d)
 	if set.len() == 0 {
 		delete(sh.byAuth, authid)
 	}
@@ -209,7 +214,6 @@ func (sh *shard) unlink(authid, id string) {
 // usable.
 type Store struct {
 	shards [shardCount]shard
-	seed   maphash.Seed
 	clock  func() time.Time
 
 	closeOnce sync.Once
@@ -220,7 +224,7 @@ type Store struct {
 // New returns an empty Store and, unless opts.JanitorInterval is negative,
 // starts its janitor. Call [Store.Close] to stop the janitor.
 func New(opts Options) *Store {
-	s := &Store{seed: maphash.MakeSeed(), clock: opts.Clock, stop: make(chan struct{})}
+	s := &Store{clock: opts.Clock, stop: make(chan struct{})}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -265,68 +269,112 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// hash returns the seeded hash of id, with its low bit set for the table
-// (see tagOf). Its top bits pick the shard.
-func (s *Store) hash(id string) uint64 { return maphash.String(s.seed, id) | 1 }
+// hash returns the hash of digest d, with its low bit set for the table
+// (see tagOf). Its top bits pick the shard. A digest is already uniformly
+// distributed, and only the holder of a cookie ID can place one (see
+// record.Digest), so its first bytes serve as is: no seed is needed against
+// collisions that an attacker cannot choose.
+func hash(d record.Digest) uint64 { return binary.LittleEndian.Uint64(d[:8]) | 1 }
 
 func (s *Store) shard(h uint64) *shard { return &s.shards[h>>(64-shardBits)] }
 
 func (s *Store) now() int64 { return s.clock().UnixNano() }
 
-// Get returns the live cookie with the given ID. An expired cookie is absent.
-func (s *Store) Get(id string) (record.Cookie, bool) {
-	h := s.hash(id)
+// Get returns the live cookie d. An expired cookie is absent.
+func (s *Store) Get(d record.Digest) (record.Cookie, bool) {
+	h := hash(d)
 	sh := s.shard(h)
 	sh.mu.RLock()
-	e, _, ok := sh.ids.lookup(h, id)
+	e, _, ok := sh.ids.lookup(h, d)
 	sh.mu.RUnlock()
 	// Reading the clock outside the lock keeps the critical section short;
 	// e is a copy, and the Auth it points to is never mutated.
 	if !ok || e.expiredAt(s.now()) {
 		return record.Cookie{}, false
 	}
-	return e.cookie(id), true
+	return e.cookie(d), true
 }
 
-// Create adds cookie c. It fails with [ErrExists] if a live cookie has the
-// same ID; an expired one is replaced. A new cookie carries no auth, so that
-// Create matches the Create event, which has none: set it with SetAuth. The
-// ID must not be empty, Created must be set and representable in Unix
-// nanoseconds (years 1678 to 2262), and MaxAge must be positive.
+// Create adds cookie c, with its auth if it carries one. It fails with
+// [ErrExists] if a live cookie has the same digest; an expired one is
+// replaced. The digest must not be zero, Created must be set and
+// representable in Unix nanoseconds (years 1678 to 2262), and MaxAge must
+// be positive.
 func (s *Store) Create(c record.Cookie) error {
 	if err := ValidateNew(c); err != nil {
 		return err
 	}
-	e := entry{created: c.Created.UnixNano(), maxAge: int64(c.MaxAge)}
+	e := entry{created: c.Created.UnixNano(), maxAge: int64(c.MaxAge), auth: normalize(c.Auth)}
 	now := s.now()
-	h := s.hash(c.ID)
+	h := hash(c.Digest)
 	sh := s.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old, pos, had := sh.ids.lookup(h, c.ID)
+	old, pos, had := sh.ids.lookup(h, c.Digest)
 	if had && !old.expiredAt(now) {
 		return ErrExists
 	}
-	sh.putAt(pos, had, old, h, c.ID, e)
+	sh.putAt(pos, had, old, h, c.Digest, e)
 	return nil
 }
 
-// ValidateNew reports what makes c unfit to be created: an empty ID, a
+// Rotate replaces the live cookie old by next, which carries the auth of a
+// login: next is created and old deleted, as one step. It fails with
+// [ErrNotFound], changing nothing, if old is not live, and with [ErrExists]
+// if next is.
+func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
+	if err := ValidateNew(next); err != nil {
+		return err
+	}
+	if old == next.Digest {
+		return ErrExists
+	}
+	now := s.now()
+	// Both shards' locks, in shard order, so that no reader sees both
+	// cookies or neither.
+	ho, hn := hash(old), hash(next.Digest)
+	so, sn := s.shard(ho), s.shard(hn)
+	first, second := so, sn
+	if ho>>(64-shardBits) > hn>>(64-shardBits) {
+		first, second = sn, so
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	if second != first {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+	}
+	e, opos, ok := so.ids.lookup(ho, old)
+	if !ok || e.expiredAt(now) {
+		return ErrNotFound
+	}
+	prev, npos, had := sn.ids.lookup(hn, next.Digest)
+	if had && !prev.expiredAt(now) {
+		return ErrExists
+	}
+	sn.putAt(npos, had, prev, hn, next.Digest, entry{created: next.Created.UnixNano(), maxAge: int64(next.MaxAge), auth: normalize(next.Auth)})
+	if so == sn {
+		// The insert may have moved entries: find old again.
+		e, opos, _ = so.ids.lookup(ho, old)
+	}
+	so.removeAt(opos, old, e)
+	return nil
+}
+
+// ValidateNew reports what makes c unfit to be created: a zero digest, a
 // creation time that is unset or outside what int64 nanoseconds hold (the
-// journal's encoding), a lifetime that is not positive, or auth, which only
-// SetAuth gives. Both backends check it before they store anything.
+// journal's encoding), or a lifetime that is not positive. Every backend
+// checks it before it stores anything.
 func ValidateNew(c record.Cookie) error {
 	switch {
-	case c.ID == "":
-		return errors.New("memstore: create cookie: empty ID")
+	case c.Digest.IsZero():
+		return errors.New("create cookie: zero digest")
 	case c.Created.IsZero():
-		return errors.New("memstore: create cookie: creation time not set")
+		return errors.New("create cookie: creation time not set")
 	case !time.Unix(0, c.Created.UnixNano()).Equal(c.Created):
-		return fmt.Errorf("memstore: create cookie: creation time %v is outside the years 1678 to 2262", c.Created)
+		return fmt.Errorf("create cookie: creation time %v is outside the years 1678 to 2262", c.Created)
 	case c.MaxAge <= 0:
-		return fmt.Errorf("memstore: create cookie: max age must be positive, got %v", c.MaxAge)
-	case !c.Auth.IsZero():
-		return errors.New("memstore: create cookie: a new cookie carries no auth; set it with SetAuth")
+		return fmt.Errorf("create cookie: max age must be positive, got %v", c.MaxAge)
 	}
 	return nil
 }
@@ -344,36 +392,37 @@ func normalize(a record.Auth) *record.Auth {
 	return &a
 }
 
-// SetAuth replaces the auth tuple of the live cookie id; the zero Auth
-// clears it. It fails with [ErrNotFound] if no live cookie has the ID.
-func (s *Store) SetAuth(id string, a record.Auth) error {
+// SetAuth replaces the auth tuple of the live cookie d; the zero Auth
+// clears it. It fails with [ErrNotFound] if no live cookie has the digest.
+func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
 	auth := normalize(a)
 	now := s.now()
-	h := s.hash(id)
+	h := hash(d)
 	sh := s.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old, pos, ok := sh.ids.lookup(h, id)
+	old, pos, ok := sh.ids.lookup(h, d)
 	if !ok || old.expiredAt(now) {
 		return ErrNotFound
 	}
-	sh.setAuthAt(pos, old, h, id, auth)
+	sh.setAuthAt(pos, old, h, d, auth)
 	return nil
 }
 
-// Delete removes the live cookie id. It fails with [ErrNotFound] if no live
-// cookie has the ID; an expired entry is removed all the same.
-func (s *Store) Delete(id string) error {
+// Delete removes the live cookie d. It fails with [ErrNotFound] if no live
+// cookie has the digest; an expired entry is removed all the same. The
+// reason is what a journal would record; the memory backend keeps none.
+func (s *Store) Delete(d record.Digest, _ record.DeleteReason) error {
 	now := s.now()
-	h := s.hash(id)
+	h := hash(d)
 	sh := s.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, pos, ok := sh.ids.lookup(h, id)
+	e, pos, ok := sh.ids.lookup(h, d)
 	if !ok {
 		return ErrNotFound
 	}
-	sh.removeAt(pos, id, e)
+	sh.removeAt(pos, d, e)
 	if e.expiredAt(now) {
 		return ErrNotFound
 	}
@@ -381,91 +430,99 @@ func (s *Store) Delete(id string) error {
 }
 
 // DeleteByAuthID removes every cookie that authid is logged in on and
-// returns the IDs of those that were live, sorted. Expired ones are removed
-// too but not reported. The error is always nil; it is there for backends
-// that can fail.
-func (s *Store) DeleteByAuthID(authid string) ([]string, error) {
+// returns the digests of those that were live, sorted. Expired ones are
+// removed too but not reported. The error is always nil; it is there for
+// backends that can fail.
+func (s *Store) DeleteByAuthID(authid string) ([]record.Digest, error) {
 	if authid == "" {
 		return nil, nil
 	}
 	now := s.now()
-	var ids []string
+	var out []record.Digest
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		var owned []string
+		var owned []record.Digest
 		if set := sh.byAuth[authid]; set != nil {
 			owned = set.list() // remove changes the set
 		}
-		for _, id := range owned {
-			e, pos, _ := sh.ids.lookup(s.hash(id), id) // byAuth lists only IDs in the table
+		for _, d := range owned {
+			e, pos, _ := sh.ids.lookup(hash(d), d) // byAuth lists only digests in the table
 			if !e.expiredAt(now) {
-				ids = append(ids, id)
+				out = append(out, d)
 			}
-			sh.removeAt(pos, id, e)
+			sh.removeAt(pos, d, e)
 		}
 		sh.mu.Unlock()
 	}
-	slices.Sort(ids)
-	return ids, nil
+	sortDigests(out)
+	return out, nil
 }
 
-// IDsByAuthID returns the IDs of the live cookies that authid is logged in
-// on, sorted.
-func (s *Store) IDsByAuthID(authid string) []string {
+// DigestsByAuthID returns the digests of the live cookies that authid is
+// logged in on, sorted.
+func (s *Store) DigestsByAuthID(authid string) []record.Digest {
 	if authid == "" {
 		return nil
 	}
 	now := s.now()
-	var ids []string
+	var out []record.Digest
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		if set := sh.byAuth[authid]; set != nil {
-			for _, id := range set.list() {
-				if e, _, _ := sh.ids.lookup(s.hash(id), id); !e.expiredAt(now) {
-					ids = append(ids, id)
+			for _, d := range set.list() {
+				if e, _, _ := sh.ids.lookup(hash(d), d); !e.expiredAt(now) {
+					out = append(out, d)
 				}
 			}
 		}
 		sh.mu.RUnlock()
 	}
-	slices.Sort(ids)
-	return ids
+	sortDigests(out)
+	return out
+}
+
+func sortDigests(ds []record.Digest) {
+	slices.SortFunc(ds, func(a, b record.Digest) int { return bytes.Compare(a[:], b[:]) })
 }
 
 // Apply applies one decoded event to the index, without looking at the
-// clock: Create stores the whole cookie (with no auth), replacing any entry
-// with its ID; Update replaces the auth tuple of an entry, and is ignored if
-// there is none; Delete removes the entry. Other kinds are ignored.
+// clock: Create and Cookie store the whole cookie (Create with no auth),
+// replacing any entry with its digest; Update replaces the auth tuple of an
+// entry, and is ignored if there is none; Delete removes the entry. Other
+// kinds are ignored.
 //
 // Apply is what replay and the file backend use. Applying the events of a
-// Store's successful calls in order, one Create per Create, one Update per
-// SetAuth, and one Delete per Delete and per ID that DeleteByAuthID returned,
-// gives an index whose live cookies are those of the original at any time
-// from the latest clock reading on. Applying an event twice in a row is the
-// same as applying it once. e is not retained, but its ID string and its
-// AuthExtra map are.
+// Store's successful calls in order, one Create or Cookie per Create, one
+// Update per SetAuth, one Cookie and one Delete per Rotate, and one Delete
+// per Delete and per digest that DeleteByAuthID returned, gives an index
+// whose live cookies are those of the original at any time from the latest
+// clock reading on. Applying an event twice in a row is the same as
+// applying it once. e is not retained, but its AuthExtra map is.
 func (s *Store) Apply(e *record.Event) {
-	h := s.hash(e.ID)
+	h := hash(e.Digest)
 	sh := s.shard(h)
 	sh.mu.Lock()
 	sh.apply(h, e)
 	sh.mu.Unlock()
 }
 
-// apply applies e, whose ID's hash is h, to the shard; the caller holds mu.
+// apply applies e, whose digest's hash is h, to the shard; the caller holds
+// mu.
 func (sh *shard) apply(h uint64, e *record.Event) {
 	switch e.Kind {
 	case record.KindCreate:
-		sh.put(h, e.ID, entry{created: e.Created.UnixNano(), maxAge: int64(e.MaxAge)})
+		sh.put(h, e.Digest, entry{created: e.Created.UnixNano(), maxAge: int64(e.MaxAge)})
+	case record.KindCookie:
+		sh.put(h, e.Digest, entry{created: e.Created.UnixNano(), maxAge: int64(e.MaxAge), auth: normalize(e.Auth)})
 	case record.KindUpdate:
-		if old, pos, ok := sh.ids.lookup(h, e.ID); ok {
-			sh.setAuthAt(pos, old, h, e.ID, normalize(e.Auth))
+		if old, pos, ok := sh.ids.lookup(h, e.Digest); ok {
+			sh.setAuthAt(pos, old, h, e.Digest, normalize(e.Auth))
 		}
 	case record.KindDelete:
-		if ent, pos, ok := sh.ids.lookup(h, e.ID); ok {
-			sh.removeAt(pos, e.ID, ent)
+		if ent, pos, ok := sh.ids.lookup(h, e.Digest); ok {
+			sh.removeAt(pos, e.Digest, ent)
 		}
 	}
 }
@@ -473,10 +530,10 @@ func (sh *shard) apply(h uint64, e *record.Event) {
 // ApplyAll applies evs in order; the result is the same as calling Apply for
 // each. It is several times faster for thousands of events, which is why
 // replay uses it: it takes each shard's lock once per call, and it looks up
-// a run of a shard's IDs before changing any, so that the processor fetches
-// their slots from memory together instead of one cache miss after another.
-// Events on one ID keep their order; only events on different IDs, which
-// commute, are reordered.
+// a run of a shard's digests before changing any, so that the processor
+// fetches their slots from memory together instead of one cache miss after
+// another. Events on one cookie keep their order; only events on different
+// cookies, which commute, are reordered.
 func (s *Store) ApplyAll(evs []record.Event) {
 	if len(evs) < 2*shardCount {
 		for i := range evs {
@@ -484,12 +541,12 @@ func (s *Store) ApplyAll(evs []record.Event) {
 		}
 		return
 	}
-	// A counting sort of event indexes by shard, stable so that each ID's
-	// events stay in order.
+	// A counting sort of event indexes by shard, stable so that each
+	// cookie's events stay in order.
 	var start [shardCount + 1]int32
 	hashes, order := make([]uint64, len(evs)), make([]int32, len(evs))
 	for i := range evs {
-		hashes[i] = s.hash(evs[i].ID)
+		hashes[i] = hash(evs[i].Digest)
 		start[hashes[i]>>(64-shardBits)+1]++
 	}
 	for k := 1; k <= shardCount; k++ {
@@ -524,7 +581,7 @@ func (s *Store) ApplyAll(evs []record.Event) {
 	}
 }
 
-// applyWindow is how many IDs ApplyAll looks up ahead: enough to keep many
+// applyWindow is how many digests ApplyAll looks up ahead: enough to keep many
 // memory fetches in flight, few enough that their cache lines stay in L1.
 const applyWindow = 64
 
@@ -559,31 +616,34 @@ func (s *Store) Len() int {
 	return n
 }
 
-// Range calls fn for every live cookie, in no particular order, until fn
-// returns false. fn runs without any lock held, so it may call the Store.
-func (s *Store) Range(fn func(c record.Cookie) bool) {
-	type item struct {
-		id string
-		e  entry
-	}
-	now := s.now()
-	var buf []item
-	for i := range s.shards {
-		sh := &s.shards[i]
-		buf = buf[:0]
-		sh.mu.RLock()
-		for pos, tag := range sh.ids.tags {
-			if tag == 0 {
-				continue
-			}
-			if e := sh.ids.entryAt(pos); !e.expiredAt(now) {
-				buf = append(buf, item{sh.ids.idAt(pos), e})
-			}
+// All returns the live cookies, in no particular order. The loop body runs
+// without any lock held, so it may call the Store; changes made meanwhile
+// may or may not show, as described in the package documentation.
+func (s *Store) All() iter.Seq[record.Cookie] {
+	return func(yield func(record.Cookie) bool) {
+		type item struct {
+			d record.Digest
+			e entry
 		}
-		sh.mu.RUnlock()
-		for _, it := range buf {
-			if !fn(it.e.cookie(it.id)) {
-				return
+		now := s.now()
+		var buf []item
+		for i := range s.shards {
+			sh := &s.shards[i]
+			buf = buf[:0]
+			sh.mu.RLock()
+			for pos, tag := range sh.ids.tags {
+				if tag == 0 {
+					continue
+				}
+				if e := sh.ids.entryAt(pos); !e.expiredAt(now) {
+					buf = append(buf, item{sh.ids.digestAt(pos), e})
+				}
+			}
+			sh.mu.RUnlock()
+			for _, it := range buf {
+				if !yield(it.e.cookie(it.d)) {
+					return
+				}
 			}
 		}
 	}
@@ -600,7 +660,7 @@ func (s *Store) PurgeExpired() int {
 		for pos := 0; pos < len(sh.ids.tags); {
 			if sh.ids.tags[pos] != 0 {
 				if e := sh.ids.entryAt(pos); e.expiredAt(now) {
-					sh.removeAt(pos, sh.ids.idAt(pos), e)
+					sh.removeAt(pos, sh.ids.digestAt(pos), e)
 					n++
 					continue // removeAt may have moved a later entry here
 				}

@@ -1,13 +1,13 @@
 package memstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,8 +25,21 @@ func newStore(t testing.TB, c *testkit.Clock) *Store {
 	return s
 }
 
+// dg is the digest of a test cookie named id.
+func dg(id string) record.Digest { return record.DigestOf(id) }
+
+// dgs returns the digests of ids, sorted as the Store sorts them.
+func dgs(ids ...string) []record.Digest {
+	out := make([]record.Digest, len(ids))
+	for i, id := range ids {
+		out[i] = dg(id)
+	}
+	sortDigests(out)
+	return out
+}
+
 func cookie(id string, created time.Time, maxAge time.Duration) record.Cookie {
-	return record.Cookie{ID: id, Created: created, MaxAge: maxAge}
+	return record.Cookie{Digest: dg(id), Created: created, MaxAge: maxAge}
 }
 
 var alice = record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1",
@@ -53,7 +66,7 @@ func checkIndex(t testing.TB, s *Store) {
 			if tag == 0 {
 				continue
 			}
-			id, e := sh.ids.idAt(pos), sh.ids.entryAt(pos)
+			id, e := sh.ids.digestAt(pos), sh.ids.entryAt(pos)
 			if a := e.authID(); a != "" {
 				if set := sh.byAuth[a]; set == nil || !set.has(id) {
 					t.Errorf("shard %d: entry with authid %q missing from byAuth", i, a)
@@ -68,7 +81,7 @@ func checkIndex(t testing.TB, s *Store) {
 				t.Errorf("shard %d: empty byAuth set for %q", i, a)
 			}
 			for _, id := range set.list() {
-				if e, _, ok := sh.ids.lookup(s.hash(id), id); !ok || e.authID() != a {
+				if e, _, ok := sh.ids.lookup(hash(id), id); !ok || e.authID() != a {
 					t.Errorf("shard %d: byAuth[%q] holds an ID whose entry has authid %q (present %v)", i, a, e.authID(), ok)
 				}
 			}
@@ -90,12 +103,12 @@ func TestCreateGet(t *testing.T) {
 		{name: "live duplicate", seed: []record.Cookie{cookie("aaaaaa", t0, time.Hour)}, c: cookie("aaaaaa", t0, 2*time.Hour), wantErr: ErrExists},
 		{name: "expired duplicate is replaced", seed: []record.Cookie{cookie("aaaaaa", t0, time.Hour)}, advance: time.Hour, c: cookie("aaaaaa", t0.Add(time.Hour), time.Hour)},
 		{name: "duplicate one nanosecond before expiry", seed: []record.Cookie{cookie("aaaaaa", t0, time.Hour)}, advance: time.Hour - 1, c: cookie("aaaaaa", t0, time.Hour), wantErr: ErrExists},
-		{name: "empty ID", c: cookie("", t0, time.Hour), wantErr: errAny},
+		{name: "zero digest", c: record.Cookie{Created: t0, MaxAge: time.Hour}, wantErr: errAny},
 		{name: "zero created", c: cookie("aaaaaa", time.Time{}, time.Hour), wantErr: errAny},
 		{name: "created beyond int64 nanoseconds", c: cookie("aaaaaa", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), time.Hour), wantErr: errAny},
 		{name: "zero max age", c: cookie("aaaaaa", t0, 0), wantErr: errAny},
 		{name: "negative max age", c: cookie("aaaaaa", t0, -time.Second), wantErr: errAny},
-		{name: "auth on create", c: record.Cookie{ID: "aaaaaa", Created: t0, MaxAge: time.Hour, Auth: alice}, wantErr: errAny},
+		{name: "with auth, as a rotation creates", c: record.Cookie{Digest: dg("aaaaaa"), Created: t0, MaxAge: time.Hour, Auth: alice}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +126,7 @@ func TestCreateGet(t *testing.T) {
 				if err == nil || errors.Is(err, ErrExists) {
 					t.Fatalf("Create = %v, want a validation error", err)
 				}
-				if _, ok := s.Get(tt.c.ID); ok && len(tt.seed) == 0 {
+				if _, ok := s.Get(tt.c.Digest); ok && len(tt.seed) == 0 {
 					t.Fatal("an invalid cookie was stored")
 				}
 				return
@@ -124,7 +137,7 @@ func TestCreateGet(t *testing.T) {
 			if tt.wantErr != nil {
 				want = tt.seed[0]
 			}
-			got, ok := s.Get(want.ID)
+			got, ok := s.Get(want.Digest)
 			if !ok || !sameCookie(got, want) {
 				t.Fatalf("Get = %+v, %v; want %+v", got, ok, want)
 			}
@@ -144,26 +157,26 @@ func TestCreateReplacingExpiredDropsAuth(t *testing.T) {
 	if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetAuth("aaaaaa", alice); err != nil {
+	if err := s.SetAuth(dg("aaaaaa"), alice); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(2 * time.Hour)
 	if err := s.Create(cookie("aaaaaa", clk.Now(), time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := s.Get("aaaaaa")
+	got, ok := s.Get(dg("aaaaaa"))
 	if !ok || !got.Auth.IsZero() {
 		t.Fatalf("Get = %+v, %v; want the new cookie without auth", got, ok)
 	}
-	if ids := s.IDsByAuthID("alice"); len(ids) != 0 {
-		t.Fatalf("IDsByAuthID = %v, want none", ids)
+	if ids := s.DigestsByAuthID("alice"); len(ids) != 0 {
+		t.Fatalf("DigestsByAuthID = %v, want none", ids)
 	}
 	checkIndex(t, s)
 }
 
 func TestGetMissing(t *testing.T) {
 	s := newStore(t, testkit.NewClock())
-	if c, ok := s.Get("nosuch"); ok || !reflect.DeepEqual(c, record.Cookie{}) {
+	if c, ok := s.Get(dg("nosuch")); ok || !reflect.DeepEqual(c, record.Cookie{}) {
 		t.Fatalf("Get = %+v, %v; want zero, false", c, ok)
 	}
 }
@@ -191,34 +204,34 @@ func TestSetAuth(t *testing.T) {
 			if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.SetAuth("aaaaaa", record.Auth{AuthID: "previous"}); err != nil {
+			if err := s.SetAuth(dg("aaaaaa"), record.Auth{AuthID: "previous"}); err != nil {
 				t.Fatal(err)
 			}
 			clk.Add(tt.advance)
-			err := s.SetAuth(tt.id, tt.auth)
+			err := s.SetAuth(dg(tt.id), tt.auth)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("SetAuth = %v, want %v", err, tt.wantErr)
 			}
 			checkIndex(t, s)
 			if tt.wantErr != nil {
-				if _, ok := s.Get(tt.id); ok {
+				if _, ok := s.Get(dg(tt.id)); ok {
 					t.Fatal("a failed SetAuth made the cookie visible")
 				}
 				return
 			}
-			got, _ := s.Get(tt.id)
+			got, _ := s.Get(dg(tt.id))
 			if !reflect.DeepEqual(got.Auth, tt.want) {
 				t.Fatalf("Auth = %+v, want %+v", got.Auth, tt.want)
 			}
-			if ids := s.IDsByAuthID("previous"); len(ids) != 0 {
+			if ids := s.DigestsByAuthID("previous"); len(ids) != 0 {
 				t.Fatalf("the previous authid still lists %v", ids)
 			}
-			wantIDs := []string(nil)
+			var wantIDs []record.Digest
 			if tt.want.AuthID != "" {
-				wantIDs = []string{"aaaaaa"}
+				wantIDs = dgs("aaaaaa")
 			}
-			if ids := s.IDsByAuthID(tt.want.AuthID); !slices.Equal(ids, wantIDs) {
-				t.Fatalf("IDsByAuthID(%q) = %v, want %v", tt.want.AuthID, ids, wantIDs)
+			if ids := s.DigestsByAuthID(tt.want.AuthID); !slices.Equal(ids, wantIDs) {
+				t.Fatalf("DigestsByAuthID(%q) = %v, want %v", tt.want.AuthID, ids, wantIDs)
 			}
 		})
 	}
@@ -230,19 +243,19 @@ func TestGetDoesNotExposeIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := alice
-	if err := s.SetAuth("aaaaaa", a); err != nil {
+	if err := s.SetAuth(dg("aaaaaa"), a); err != nil {
 		t.Fatal(err)
 	}
 	a.AuthID = "mallory" // the caller's copy is not the index's
-	got, _ := s.Get("aaaaaa")
+	got, _ := s.Get(dg("aaaaaa"))
 	got.Auth.AuthRole = "admin"
 	got.MaxAge = 100 * time.Hour
-	again, _ := s.Get("aaaaaa")
+	again, _ := s.Get(dg("aaaaaa"))
 	if again.Auth.AuthID != "alice" || again.Auth.AuthRole != "user" || again.MaxAge != time.Hour {
 		t.Fatalf("the index was changed through a returned cookie: %+v", again)
 	}
-	if ids := s.IDsByAuthID("mallory"); len(ids) != 0 {
-		t.Fatalf("IDsByAuthID(mallory) = %v", ids)
+	if ids := s.DigestsByAuthID("mallory"); len(ids) != 0 {
+		t.Fatalf("DigestsByAuthID(mallory) = %v", ids)
 	}
 }
 
@@ -264,11 +277,11 @@ func TestDelete(t *testing.T) {
 			if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.SetAuth("aaaaaa", alice); err != nil {
+			if err := s.SetAuth(dg("aaaaaa"), alice); err != nil {
 				t.Fatal(err)
 			}
 			clk.Add(tt.advance)
-			err := s.Delete(tt.id)
+			err := s.Delete(dg(tt.id), record.ReasonLogout)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("Delete = %v, want %v", err, tt.wantErr)
 			}
@@ -281,10 +294,10 @@ func TestDelete(t *testing.T) {
 			}
 			checkIndex(t, s)
 			clk.Set(t0) // even with the clock back, a deleted cookie stays gone
-			if _, ok := s.Get("aaaaaa"); ok == (wantLen == 0) {
+			if _, ok := s.Get(dg("aaaaaa")); ok == (wantLen == 0) {
 				t.Fatalf("Get after Delete: present = %v", ok)
 			}
-			if err := s.Delete("aaaaaa"); wantLen == 0 && !errors.Is(err, ErrNotFound) {
+			if err := s.Delete(dg("aaaaaa"), record.ReasonLogout); wantLen == 0 && !errors.Is(err, ErrNotFound) {
 				t.Fatalf("second Delete = %v, want ErrNotFound", err)
 			}
 		})
@@ -296,7 +309,7 @@ func TestDeleteByAuthID(t *testing.T) {
 	s := newStore(t, clk)
 	// 200 cookies spread over every shard: even ones belong to alice, every
 	// third to bob, the rest to nobody; the first ten of alice's expire early.
-	var wantAlice []string
+	var wantAlice []record.Digest
 	for i := range 200 {
 		id := fmt.Sprintf("id%04d", i)
 		maxAge := time.Hour
@@ -308,26 +321,27 @@ func TestDeleteByAuthID(t *testing.T) {
 		}
 		switch {
 		case i%2 == 0:
-			if err := s.SetAuth(id, alice); err != nil {
+			if err := s.SetAuth(dg(id), alice); err != nil {
 				t.Fatal(err)
 			}
 			if maxAge == time.Hour {
-				wantAlice = append(wantAlice, id)
+				wantAlice = append(wantAlice, dg(id))
 			}
 		case i%3 == 0:
-			if err := s.SetAuth(id, record.Auth{AuthID: "bob"}); err != nil {
+			if err := s.SetAuth(dg(id), record.Auth{AuthID: "bob"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	clk.Add(time.Minute)
-	if got := s.IDsByAuthID("alice"); !slices.Equal(got, wantAlice) {
-		t.Fatalf("IDsByAuthID(alice) = %d IDs, want %d", len(got), len(wantAlice))
+	sortDigests(wantAlice)
+	if got := s.DigestsByAuthID("alice"); !slices.Equal(got, wantAlice) {
+		t.Fatalf("DigestsByAuthID(alice) = %d IDs, want %d", len(got), len(wantAlice))
 	}
-	bob := s.IDsByAuthID("bob")
+	bob := s.DigestsByAuthID("bob")
 	tests := []struct {
 		authid  string
-		want    []string
+		want    []record.Digest
 		wantLen int
 	}{
 		{authid: "", want: nil, wantLen: 200},
@@ -344,8 +358,8 @@ func TestDeleteByAuthID(t *testing.T) {
 		if n := s.Len(); n != tt.wantLen {
 			t.Fatalf("after DeleteByAuthID(%q): Len = %d, want %d", tt.authid, n, tt.wantLen)
 		}
-		if ids := s.IDsByAuthID(tt.authid); tt.authid != "" && len(ids) != 0 {
-			t.Fatalf("IDsByAuthID(%q) after delete = %v", tt.authid, ids)
+		if ids := s.DigestsByAuthID(tt.authid); tt.authid != "" && len(ids) != 0 {
+			t.Fatalf("DigestsByAuthID(%q) after delete = %v", tt.authid, ids)
 		}
 		checkIndex(t, s)
 	}
@@ -363,21 +377,21 @@ func TestApply(t *testing.T) {
 		events []record.Event
 		want   []record.Cookie // live cookies afterwards, sorted by ID
 	}{
-		{name: "create", events: []record.Event{record.Create("aaaaaa", t0, time.Hour)},
+		{name: "create", events: []record.Event{record.Create(dg("aaaaaa"), t0, time.Hour)},
 			want: []record.Cookie{cookie("aaaaaa", t0, time.Hour)}},
-		{name: "create update", events: []record.Event{record.Create("aaaaaa", t0, time.Hour), record.Update("aaaaaa", alice)},
-			want: []record.Cookie{{ID: "aaaaaa", Created: t0, MaxAge: time.Hour, Auth: alice}}},
-		{name: "update normalizes empty extra", events: []record.Event{record.Create("aaaaaa", t0, time.Hour), record.Update("aaaaaa", bob)},
-			want: []record.Cookie{{ID: "aaaaaa", Created: t0, MaxAge: time.Hour, Auth: record.Auth{AuthID: "bob"}}}},
-		{name: "update clears", events: []record.Event{record.Create("aaaaaa", t0, time.Hour), record.Update("aaaaaa", alice), record.Update("aaaaaa", record.Auth{})},
+		{name: "create update", events: []record.Event{record.Create(dg("aaaaaa"), t0, time.Hour), record.Update(dg("aaaaaa"), alice)},
+			want: []record.Cookie{{Digest: dg("aaaaaa"), Created: t0, MaxAge: time.Hour, Auth: alice}}},
+		{name: "update normalizes empty extra", events: []record.Event{record.Create(dg("aaaaaa"), t0, time.Hour), record.Update(dg("aaaaaa"), bob)},
+			want: []record.Cookie{{Digest: dg("aaaaaa"), Created: t0, MaxAge: time.Hour, Auth: record.Auth{AuthID: "bob"}}}},
+		{name: "update clears", events: []record.Event{record.Create(dg("aaaaaa"), t0, time.Hour), record.Update(dg("aaaaaa"), alice), record.Update(dg("aaaaaa"), record.Auth{})},
 			want: []record.Cookie{cookie("aaaaaa", t0, time.Hour)}},
-		{name: "update of missing is ignored", events: []record.Event{record.Update("aaaaaa", alice)}},
-		{name: "create resets auth", events: []record.Event{record.Create("aaaaaa", t0, time.Hour), record.Update("aaaaaa", alice), record.Create("aaaaaa", t0.Add(time.Minute), time.Hour)},
+		{name: "update of missing is ignored", events: []record.Event{record.Update(dg("aaaaaa"), alice)}},
+		{name: "create resets auth", events: []record.Event{record.Create(dg("aaaaaa"), t0, time.Hour), record.Update(dg("aaaaaa"), alice), record.Create(dg("aaaaaa"), t0.Add(time.Minute), time.Hour)},
 			want: []record.Cookie{cookie("aaaaaa", t0.Add(time.Minute), time.Hour)}},
-		{name: "delete stays deleted", events: []record.Event{record.Create("aaaaaa", t0, time.Hour), record.Update("aaaaaa", alice), record.Delete("aaaaaa"), record.Update("aaaaaa", alice)}},
-		{name: "delete of missing", events: []record.Event{record.Delete("aaaaaa")}},
-		{name: "no clock check: expired create is stored but invisible", events: []record.Event{record.Create("aaaaaa", t0.Add(-2*time.Hour), time.Hour)}},
-		{name: "unknown kind ignored", events: []record.Event{{Kind: 9, ID: "aaaaaa"}, {Kind: record.KindBatch, ID: "aaaaaa"}}},
+		{name: "delete stays deleted", events: []record.Event{record.Create(dg("aaaaaa"), t0, time.Hour), record.Update(dg("aaaaaa"), alice), record.Delete(dg("aaaaaa"), record.ReasonUnspecified), record.Update(dg("aaaaaa"), alice)}},
+		{name: "delete of missing", events: []record.Event{record.Delete(dg("aaaaaa"), record.ReasonUnspecified)}},
+		{name: "no clock check: expired create is stored but invisible", events: []record.Event{record.Create(dg("aaaaaa"), t0.Add(-2*time.Hour), time.Hour)}},
+		{name: "unknown kind ignored", events: []record.Event{{Kind: 9, Digest: dg("aaaaaa")}, {Kind: record.KindBatch, Digest: dg("aaaaaa")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,18 +418,17 @@ func TestApply(t *testing.T) {
 	}
 }
 
-// byID orders cookies by ID, for comparing sets of them.
-func byID(a, b record.Cookie) int { return strings.Compare(a.ID, b.ID) }
+// byID orders cookies by digest, for comparing sets of them.
+func byID(a, b record.Cookie) int { return bytes.Compare(a.Digest[:], b.Digest[:]) }
 
-// rangeAll returns the live cookies sorted by ID.
+// rangeAll returns the live cookies sorted by digest.
 func rangeAll(s *Store) []record.Cookie {
-	var out []record.Cookie
-	s.Range(func(c record.Cookie) bool { out = append(out, c); return true })
+	out := slices.Collect(s.All())
 	slices.SortFunc(out, byID)
 	return out
 }
 
-func TestRange(t *testing.T) {
+func TestAll(t *testing.T) {
 	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	for i := range 100 {
@@ -432,14 +445,22 @@ func TestRange(t *testing.T) {
 		t.Fatalf("Range saw %d live cookies, want 75", len(got))
 	}
 	n := 0
-	s.Range(func(record.Cookie) bool { n++; return n < 10 })
-	if n != 10 {
-		t.Fatalf("Range went on after fn returned false: %d calls", n)
+	for range s.All() {
+		if n++; n == 10 {
+			break
+		}
 	}
-	// fn may call the store: no lock is held.
-	s.Range(func(c record.Cookie) bool { return s.Delete(c.ID) == nil })
+	if n != 10 {
+		t.Fatalf("All went on after the loop broke: %d cookies", n)
+	}
+	// The loop body may call the store: no lock is held.
+	for c := range s.All() {
+		if err := s.Delete(c.Digest, record.ReasonLogout); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := rangeAll(s); len(got) != 0 {
-		t.Fatalf("%d cookies left after deleting from Range", len(got))
+		t.Fatalf("%d cookies left after deleting from All", len(got))
 	}
 }
 
@@ -450,7 +471,7 @@ func TestPurgeExpiredAndClockBackwards(t *testing.T) {
 		if err := s.Create(cookie(fmt.Sprintf("id%04d", i), t0, time.Duration(i+1)*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetAuth(fmt.Sprintf("id%04d", i), alice); err != nil {
+		if err := s.SetAuth(dg(fmt.Sprintf("id%04d", i)), alice); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -477,7 +498,7 @@ func TestPurgeExpiredAndClockBackwards(t *testing.T) {
 		if got := len(rangeAll(s)); got != tt.wantLive {
 			t.Fatalf("at %v: %d live, want %d", tt.at, got, tt.wantLive)
 		}
-		if got := len(s.IDsByAuthID("alice")); got != tt.wantLive {
+		if got := len(s.DigestsByAuthID("alice")); got != tt.wantLive {
 			t.Fatalf("at %v: alice has %d cookies, want %d", tt.at, got, tt.wantLive)
 		}
 		checkIndex(t, s)
@@ -576,10 +597,10 @@ func TestDefaultClock(t *testing.T) {
 	if err := s.Create(cookie("bbbbbb", time.Now().Add(-2*time.Hour), time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.Get("aaaaaa"); !ok {
+	if _, ok := s.Get(dg("aaaaaa")); !ok {
 		t.Fatal("a fresh cookie is absent with the wall clock")
 	}
-	if _, ok := s.Get("bbbbbb"); ok {
+	if _, ok := s.Get(dg("bbbbbb")); ok {
 		t.Fatal("an expired cookie is present with the wall clock")
 	}
 }
@@ -601,11 +622,11 @@ func TestApplyAllKeepsOrderPerID(t *testing.T) {
 		id := fmt.Sprintf("cookie%d", rng.IntN(12))
 		switch rng.IntN(4) {
 		case 0:
-			evs[i] = record.Create(id, t0.Add(time.Duration(i)*time.Second), time.Hour)
+			evs[i] = record.Create(dg(id), t0.Add(time.Duration(i)*time.Second), time.Hour)
 		case 1, 2:
-			evs[i] = record.Update(id, auths[rng.IntN(len(auths))])
+			evs[i] = record.Update(dg(id), auths[rng.IntN(len(auths))])
 		default:
-			evs[i] = record.Delete(id)
+			evs[i] = record.Delete(dg(id), record.ReasonUnspecified)
 		}
 	}
 	clk := testkit.NewClock()
@@ -626,8 +647,8 @@ func TestApplyAllKeepsOrderPerID(t *testing.T) {
 		}
 	}
 	for _, authid := range []string{"alice", "bob"} {
-		if x, y := one.IDsByAuthID(authid), all.IDsByAuthID(authid); !slices.Equal(x, y) {
-			t.Fatalf("IDsByAuthID(%s): Apply %v, ApplyAll %v", authid, x, y)
+		if x, y := one.DigestsByAuthID(authid), all.DigestsByAuthID(authid); !slices.Equal(x, y) {
+			t.Fatalf("DigestsByAuthID(%s): Apply %v, ApplyAll %v", authid, x, y)
 		}
 	}
 }
@@ -640,7 +661,7 @@ func TestGrow(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
-			if err := s.SetAuth(fmt.Sprintf("id%04d", i), alice); err != nil {
+			if err := s.SetAuth(dg(fmt.Sprintf("id%04d", i)), alice); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -653,7 +674,7 @@ func TestGrow(t *testing.T) {
 		}
 		checkIndex(t, s)
 	}
-	if got := len(s.IDsByAuthID("alice")); got != 167 {
+	if got := len(s.DigestsByAuthID("alice")); got != 167 {
 		t.Fatalf("alice has %d cookies after Grow, want 167", got)
 	}
 	for i := 500; i < 2000; i++ {
@@ -666,7 +687,7 @@ func TestGrow(t *testing.T) {
 	}
 }
 
-func TestExpiredIDs(t *testing.T) {
+func TestExpiredDigests(t *testing.T) {
 	clk := testkit.NewClock()
 	s := newStore(t, clk)
 	for i := range 6 {
@@ -676,22 +697,86 @@ func TestExpiredIDs(t *testing.T) {
 	}
 	tests := []struct {
 		at   time.Duration
-		want []string
+		want []record.Digest
 	}{
 		{0, nil},
-		{2 * time.Minute, []string{"id0000", "id0001"}},
-		{time.Minute, []string{"id0000"}}, // the clock went back: listed, not removed
-		{time.Hour, []string{"id0000", "id0001", "id0002", "id0003", "id0004", "id0005"}},
+		{2 * time.Minute, dgs("id0000", "id0001")},
+		{time.Minute, dgs("id0000")}, // the clock went back: listed, not removed
+		{time.Hour, dgs("id0000", "id0001", "id0002", "id0003", "id0004", "id0005")},
 	}
 	for _, tt := range tests {
 		clk.Set(t0.Add(tt.at))
-		got := s.ExpiredIDs()
-		slices.Sort(got)
+		got := s.ExpiredDigests()
+		sortDigests(got)
 		if !slices.Equal(got, tt.want) {
-			t.Fatalf("at %v: ExpiredIDs = %v, want %v", tt.at, got, tt.want)
+			t.Fatalf("at %v: ExpiredDigests = %v, want %v", tt.at, got, tt.want)
 		}
 		if s.Len() != 6 {
-			t.Fatalf("ExpiredIDs removed entries: Len = %d", s.Len())
+			t.Fatalf("ExpiredDigests removed entries: Len = %d", s.Len())
 		}
+	}
+}
+
+func TestRotate(t *testing.T) {
+	clk := testkit.NewClock()
+	s := newStore(t, clk)
+	for _, id := range []string{"old", "other", "taken"} {
+		if err := s.Create(cookie(id, t0, time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := record.Cookie{Digest: dg("new"), Created: t0, MaxAge: 2 * time.Hour, Auth: alice}
+	for _, tt := range []struct {
+		name string
+		old  record.Digest
+		next record.Cookie
+		want error
+	}{
+		{"old unknown", dg("nobody"), next, ErrNotFound},
+		{"next taken", dg("old"), record.Cookie{Digest: dg("taken"), Created: t0, MaxAge: time.Hour}, ErrExists},
+		{"next is old", dg("old"), record.Cookie{Digest: dg("old"), Created: t0, MaxAge: time.Hour}, ErrExists},
+		{"next invalid", dg("old"), record.Cookie{Digest: dg("new"), Created: t0}, errAny},
+	} {
+		err := s.Rotate(tt.old, tt.next)
+		if (tt.want == errAny && err == nil) || (tt.want != errAny && !errors.Is(err, tt.want)) {
+			t.Fatalf("%s: Rotate = %v, want %v", tt.name, err, tt.want)
+		}
+		if _, ok := s.Get(dg("old")); !ok || s.Len() != 3 {
+			t.Fatalf("%s: a failed Rotate changed the store", tt.name)
+		}
+	}
+	if err := s.Rotate(dg("old"), next); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get(dg("old")); ok {
+		t.Fatal("the old cookie survived its rotation")
+	}
+	if got, ok := s.Get(dg("new")); !ok || !sameCookie(got, next) {
+		t.Fatalf("the new cookie = %+v, %v; want %+v", got, ok, next)
+	}
+	if got := s.DigestsByAuthID("alice"); !slices.Equal(got, dgs("new")) {
+		t.Fatalf("alice's cookies = %v", got)
+	}
+	if err := s.Rotate(dg("old"), record.Cookie{Digest: dg("newer"), Created: t0, MaxAge: time.Hour}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a second rotation of the same cookie = %v, want ErrNotFound", err)
+	}
+	// Rotations between cookies of one shard and of two, many times over,
+	// keep the index consistent.
+	prev := dg("new")
+	for i := range 500 {
+		d := dg(fmt.Sprint("rot", i))
+		if err := s.Rotate(prev, record.Cookie{Digest: d, Created: t0, MaxAge: time.Hour, Auth: alice}); err != nil {
+			t.Fatal(err)
+		}
+		prev = d
+	}
+	checkIndex(t, s)
+	if s.Len() != 3 || !slices.Equal(s.DigestsByAuthID("alice"), []record.Digest{prev}) {
+		t.Fatalf("after 500 rotations: Len %d, alice %v", s.Len(), s.DigestsByAuthID("alice"))
+	}
+	// An expired cookie cannot be rotated.
+	clk.Add(time.Hour)
+	if err := s.Rotate(dg("other"), record.Cookie{Digest: dg("late"), Created: clk.Now(), MaxAge: time.Hour}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rotating an expired cookie = %v", err)
 	}
 }

@@ -17,10 +17,10 @@ import (
 // It keeps entries until they are deleted or purged, like the Store, and
 // decides visibility with the clock.
 type model struct {
-	m map[string]record.Cookie
+	m map[record.Digest]record.Cookie
 }
 
-func (m *model) live(id string, now time.Time) (record.Cookie, bool) {
+func (m *model) live(id record.Digest, now time.Time) (record.Cookie, bool) {
 	c, ok := m.m[id]
 	if !ok || c.ExpiredAt(now) {
 		return record.Cookie{}, false
@@ -56,19 +56,19 @@ func TestModel(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			clk := testkit.NewClock()
 			s := newStore(t, clk)
-			m := &model{m: map[string]record.Cookie{}}
+			m := &model{m: map[record.Digest]record.Cookie{}}
 			var events []record.Event
 			latest := clk.Now()
-			ids := make([]string, 30)
+			ids := make([]record.Digest, 30)
 			for i := range ids {
-				ids[i] = fmt.Sprintf("cookie%02d", i)
+				ids[i] = dg(fmt.Sprintf("cookie%02d", i))
 			}
 			for step := range 600 {
 				now := clk.Now()
 				id := ids[rng.IntN(len(ids))]
 				switch op := rng.IntN(100); {
 				case op < 30:
-					c := cookie(id, now.Add(-time.Duration(rng.IntN(60))*time.Second), time.Duration(1+rng.IntN(300))*time.Second)
+					c := record.Cookie{Digest: id, Created: now.Add(-time.Duration(rng.IntN(60)) * time.Second), MaxAge: time.Duration(1+rng.IntN(300)) * time.Second}
 					err := s.Create(c)
 					if _, live := m.live(id, now); live {
 						if !errors.Is(err, ErrExists) {
@@ -80,7 +80,7 @@ func TestModel(t *testing.T) {
 						t.Fatalf("step %d: Create = %v", step, err)
 					}
 					m.m[id] = c
-					events = append(events, record.Create(c.ID, c.Created, c.MaxAge))
+					events = append(events, record.Create(c.Digest, c.Created, c.MaxAge))
 				case op < 55:
 					a := auths[rng.IntN(len(auths))]
 					err := s.SetAuth(id, a)
@@ -98,7 +98,7 @@ func TestModel(t *testing.T) {
 					m.m[id] = c
 					events = append(events, record.Update(id, a))
 				case op < 65:
-					err := s.Delete(id)
+					err := s.Delete(id, record.ReasonLogout)
 					_, live := m.live(id, now)
 					delete(m.m, id)
 					if !live {
@@ -110,11 +110,11 @@ func TestModel(t *testing.T) {
 					if err != nil {
 						t.Fatalf("step %d: Delete = %v", step, err)
 					}
-					events = append(events, record.Delete(id))
+					events = append(events, record.Delete(id, record.ReasonUnspecified))
 				case op < 70:
 					authid := []string{"alice", "bob", "nobody"}[rng.IntN(3)]
 					got, err := s.DeleteByAuthID(authid)
-					var want []string
+					var want []record.Digest
 					for id, c := range m.m {
 						if c.Auth.AuthID == authid {
 							if !c.ExpiredAt(now) {
@@ -123,12 +123,12 @@ func TestModel(t *testing.T) {
 							delete(m.m, id)
 						}
 					}
-					slices.Sort(want)
+					sortDigests(want)
 					if err != nil || !slices.Equal(got, want) {
 						t.Fatalf("step %d: DeleteByAuthID(%s) = %v, %v; want %v", step, authid, got, err, want)
 					}
 					for _, id := range got {
-						events = append(events, record.Delete(id))
+						events = append(events, record.Delete(id, record.ReasonUnspecified))
 					}
 				case op < 75:
 					n := s.PurgeExpired()
@@ -150,14 +150,14 @@ func TestModel(t *testing.T) {
 					}
 				case op < 90:
 					authid := []string{"alice", "bob"}[rng.IntN(2)]
-					var want []string
+					var want []record.Digest
 					for _, c := range m.liveCookies(now) {
 						if c.Auth.AuthID == authid {
-							want = append(want, c.ID)
+							want = append(want, c.Digest)
 						}
 					}
-					if got := s.IDsByAuthID(authid); !slices.Equal(got, want) {
-						t.Fatalf("step %d: IDsByAuthID(%s) = %v, want %v", step, authid, got, want)
+					if got := s.DigestsByAuthID(authid); !slices.Equal(got, want) {
+						t.Fatalf("step %d: DigestsByAuthID(%s) = %v, want %v", step, authid, got, want)
 					}
 				case op < 97:
 					clk.Add(time.Duration(rng.IntN(30)) * time.Second)
@@ -187,8 +187,8 @@ func TestModel(t *testing.T) {
 			checkIndex(t, replayed)
 			compare(t, "replay", rangeAll(replayed), want)
 			for _, authid := range []string{"alice", "bob"} {
-				if a, b := s.IDsByAuthID(authid), replayed.IDsByAuthID(authid); !slices.Equal(a, b) {
-					t.Fatalf("IDsByAuthID(%s): store %v, replay %v", authid, a, b)
+				if a, b := s.DigestsByAuthID(authid), replayed.DigestsByAuthID(authid); !slices.Equal(a, b) {
+					t.Fatalf("DigestsByAuthID(%s): store %v, replay %v", authid, a, b)
 				}
 			}
 
@@ -259,12 +259,12 @@ func TestConcurrent(t *testing.T) {
 						t.Error(err)
 					}
 				case 2, 3:
-					err := s.SetAuth(id, record.Auth{AuthID: fmt.Sprint("user", rng.IntN(4))})
+					err := s.SetAuth(dg(id), record.Auth{AuthID: fmt.Sprint("user", rng.IntN(4))})
 					if err != nil && !errors.Is(err, ErrNotFound) {
 						t.Error(err)
 					}
 				case 4:
-					if err := s.Delete(id); err != nil && !errors.Is(err, ErrNotFound) {
+					if err := s.Delete(dg(id), record.ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {
 						t.Error(err)
 					}
 				case 5:
@@ -274,12 +274,16 @@ func TestConcurrent(t *testing.T) {
 				case 6:
 					clk.Add(time.Millisecond)
 				case 7:
-					s.Range(func(c record.Cookie) bool { return c.ID != "" })
+					for c := range s.All() {
+						if c.Digest.IsZero() {
+							t.Error("All yielded a zero digest")
+						}
+					}
 					_ = s.Len()
-					_ = s.IDsByAuthID("user1")
+					_ = s.DigestsByAuthID("user1")
 				default:
-					if c, ok := s.Get(id); ok && c.ID != id {
-						t.Errorf("Get(%s) returned %s", id, c.ID)
+					if c, ok := s.Get(dg(id)); ok && c.Digest != dg(id) {
+						t.Errorf("Get(%s) returned %s", id, c.Digest)
 					}
 				}
 			}
@@ -288,8 +292,8 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	checkIndex(t, s)
 	for _, c := range rangeAll(s) {
-		if got, ok := s.Get(c.ID); !ok || !sameCookie(got, c) {
-			t.Fatalf("Range and Get disagree on %s", c.ID)
+		if got, ok := s.Get(c.Digest); !ok || !sameCookie(got, c) {
+			t.Fatalf("All and Get disagree on %s", c.Digest)
 		}
 	}
 }

@@ -1,29 +1,22 @@
 package memstore
 
-import (
-	"encoding/binary"
-	"math/bits"
-
-	"cookiestore/record"
-)
+import "cookiestore/record"
 
 // table is one shard's map from cookie ID to entry: a hash table with open
 // addressing and linear probing, in arrays that hold no pointers.
 //
 // A Go map[string]entry did this job before, and a stream of new cookies
 // spent most of its time there (BenchmarkAppend/sync=none): the garbage
-// collector scanned every key and auth pointer of the index at each cycle,
-// and growing the map read every ID string again to rehash it. Here the IDs
-// live in byte chunks, each position keeps 32 bits of its ID's hash, and
-// auth tuples sit in a side slice that only logged-in cookies use; so the
-// collector skips the index, and growing it moves tags and slots without
-// touching an ID. A position takes 28 bytes, against 41 for a Go map's
-// string key and three-word value: on a virtual machine that backs memory
-// only when it is first touched, the memory a growing index touches is a
-// large part of its cost.
+// collector scanned every key and auth pointer of the index at each cycle.
+// Here each position keeps 32 bits of its digest as a tag and the digest
+// itself in its slot, and auth tuples sit in a side slice that only
+// logged-in cookies use; so the collector skips the index, and growing it
+// moves tags and slots without reading anything else: on a virtual machine
+// that backs memory only when it is first touched, the memory a growing
+// index touches is a large part of its cost.
 //
-// Every method takes the ID's hash, which the Store computes once per call
-// (see Store.hash), so that no operation hashes an ID twice.
+// Every method takes the digest's hash (see Store.hash), so that no
+// operation computes it twice.
 type table struct {
 	// tags holds at each position the tag of the entry there, or 0 for an
 	// empty position. Probing reads only tags, sixteen to a cache line, and
@@ -31,13 +24,6 @@ type table struct {
 	tags []uint32
 	// slots holds the entry at the same position as its tag.
 	slots []slot
-	// keys holds the IDs, each as a uvarint length and its bytes, in
-	// chunks that are filled one after another and never move, so that
-	// adding an ID never copies the others. Removing an entry leaves its
-	// bytes behind, counted in deadKeys, until compactKeys drops them.
-	keys     [][]byte
-	keyBytes int // bytes in keys, dead ones included
-	deadKeys int
 	// auths holds the auth tuples of logged-in entries, at slot.auth-1;
 	// freeAuths lists the indexes of auths that are free for reuse.
 	auths     []*record.Auth
@@ -47,10 +33,10 @@ type table struct {
 
 // slot is what a table keeps per entry, beside its tag.
 type slot struct {
-	created int64  // issue time, Unix nanoseconds
-	maxAge  int64  // lifetime, nanoseconds
-	key     uint32 // where the ID is in table.keys: chunk<<16 | offset
-	auth    uint32 // 1 + index in table.auths; 0 when nobody is logged in
+	created int64         // issue time, Unix nanoseconds
+	maxAge  int64         // lifetime, nanoseconds
+	digest  record.Digest // the cookie
+	auth    uint32        // 1 + index in table.auths; 0 when nobody is logged in
 }
 
 // tagOf returns the tag of an ID from its hash, which has its low bit set
@@ -77,10 +63,10 @@ func capacity(size int) int { return size / maxLoadDen * maxLoadNum }
 // holds anything.
 const minTableSize = 8
 
-// find returns the position of id, whose hash is h, or, if the table does
-// not hold id, the empty position at which it would go (0 while the table
+// find returns the position of d, whose hash is h, or, if the table does
+// not hold d, the empty position at which it would go (0 while the table
 // has none).
-func (t *table) find(h uint64, id string) (pos int, found bool) {
+func (t *table) find(h uint64, d record.Digest) (pos int, found bool) {
 	if len(t.tags) == 0 {
 		return 0, false
 	}
@@ -90,69 +76,25 @@ func (t *table) find(h uint64, id string) (pos int, found bool) {
 		case 0:
 			return i, false
 		case tag:
-			if string(t.keyAt(i)) == id {
+			if t.slots[i].digest == d {
 				return i, true
 			}
 		}
 	}
 }
 
-// lookup returns the entry of id and its position, or, if the table does
-// not hold id, the zero entry and the position find returns for it.
-func (t *table) lookup(h uint64, id string) (entry, int, bool) {
-	i, ok := t.find(h, id)
+// lookup returns the entry of d and its position, or, if the table does
+// not hold d, the zero entry and the position find returns for it.
+func (t *table) lookup(h uint64, d record.Digest) (entry, int, bool) {
+	i, ok := t.find(h, d)
 	if !ok {
 		return entry{}, i, false
 	}
 	return t.entryAt(i), i, true
 }
 
-// keyAt returns the ID at position i, which must be in use. The bytes are
-// the table's own: they change when the table does.
-func (t *table) keyAt(i int) []byte {
-	return t.keyFrom(t.keys, t.slots[i].key)
-}
-
-// keyFrom returns the ID at ref in chunks.
-func (t *table) keyFrom(chunks [][]byte, ref uint32) []byte {
-	chunk := chunks[ref>>16][ref&0xffff:]
-	n, w := binary.Uvarint(chunk)
-	return chunk[w : w+int(n)]
-}
-
-// Chunks of keys start small, so that the 64 shards of a small index take
-// little room, and double up to maxKeyChunk, so that an offset in a chunk
-// fits 16 bits. An ID longer than that gets a chunk of its own.
-const minKeyChunk, maxKeyChunk = 256, 64 << 10
-
-// maxKeyChunks is how many chunks a table can refer to: 4 GiB of IDs, more
-// than the 64 shards of any index that fits in memory hold.
-const maxKeyChunks = 1 << 16
-
-// storeKey appends id to t's keys and returns where it is, for slot.key.
-func storeKey[ID string | []byte](t *table, id ID) uint32 {
-	need := uvarintLen(uint64(len(id))) + len(id)
-	last := len(t.keys) - 1
-	if last < 0 || len(t.keys[last])+need > cap(t.keys[last]) {
-		size := minKeyChunk
-		if last >= 0 {
-			size = min(2*cap(t.keys[last]), maxKeyChunk)
-		}
-		if len(t.keys) == maxKeyChunks {
-			panic("memstore: a shard holds more ID bytes than it can refer to")
-		}
-		t.keys = append(t.keys, make([]byte, 0, max(size, need)))
-		last++
-	}
-	off := len(t.keys[last])
-	t.keys[last] = binary.AppendUvarint(t.keys[last], uint64(len(id)))
-	t.keys[last] = append(t.keys[last], id...)
-	t.keyBytes += need
-	return uint32(last)<<16 | uint32(off)
-}
-
-// idAt returns a copy of the ID at position i.
-func (t *table) idAt(i int) string { return string(t.keyAt(i)) }
+// digestAt returns the digest at position i, which must be in use.
+func (t *table) digestAt(i int) record.Digest { return t.slots[i].digest }
 
 // entryAt returns the entry at position i, which must be in use.
 func (t *table) entryAt(i int) entry {
@@ -192,16 +134,16 @@ func (t *table) freeAuth(s *slot) {
 	s.auth = 0
 }
 
-// insert adds id, which the table does not hold, with entry e. pos is where
+// insert adds d, which the table does not hold, with entry e. pos is where
 // find said it would go; insert grows the table first if it is full.
-func (t *table) insert(pos int, h uint64, id string, e entry) {
+func (t *table) insert(pos int, h uint64, d record.Digest, e entry) {
 	tag := tagOf(h)
 	if t.live >= capacity(len(t.tags)) {
 		t.resize(max(2*len(t.tags), minTableSize))
 		pos = t.emptyFor(tag)
 	}
 	t.tags[pos] = tag
-	t.slots[pos] = slot{key: storeKey(t, id)}
+	t.slots[pos] = slot{digest: d}
 	t.set(pos, e)
 	t.live++
 }
@@ -224,8 +166,6 @@ func (t *table) removeAt(i int) {
 	if s := &t.slots[i]; s.auth != 0 {
 		t.freeAuth(s)
 	}
-	n := len(t.keyAt(i))
-	t.deadKeys += uvarintLen(uint64(n)) + n
 	for j := t.next(i); t.tags[j] != 0; j = t.next(j) {
 		// The entry at j may move to i only if its home does not lie
 		// cyclically in (i, j]: probing for it starts at or before i.
@@ -237,16 +177,12 @@ func (t *table) removeAt(i int) {
 	t.tags[i], t.slots[i] = 0, slot{}
 	t.live--
 	if t.live == 0 {
-		*t = table{tags: t.tags, slots: t.slots} // keep the positions, drop keys and auths
-	} else if t.deadKeys > t.keyBytes/2 && t.deadKeys > 4<<10 {
-		t.compactKeys()
+		*t = table{tags: t.tags, slots: t.slots} // keep the positions, drop the auths
 	}
 }
 
-func uvarintLen(n uint64) int { return (bits.Len64(n|1) + 6) / 7 }
-
 // resize rebuilds the table with size positions, a power of two that holds
-// every entry. Entries move with their tags; no ID is read.
+// every entry. Entries move with their tags.
 func (t *table) resize(size int) {
 	oldTags, oldSlots := t.tags, t.slots
 	t.tags, t.slots = make([]uint32, size), make([]slot, size)
@@ -269,17 +205,6 @@ func (t *table) reserve(n int) {
 		size *= 2
 	}
 	t.resize(size)
-}
-
-// compactKeys copies the IDs still in use into new chunks.
-func (t *table) compactKeys() {
-	old := t.keys
-	t.keys, t.keyBytes, t.deadKeys = nil, 0, 0
-	for i, tag := range t.tags {
-		if tag != 0 {
-			t.slots[i].key = storeKey(t, t.keyFrom(old, t.slots[i].key))
-		}
-	}
 }
 
 // touch reads the home position of the tags at the given indexes, so that

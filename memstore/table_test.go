@@ -9,14 +9,14 @@ import (
 )
 
 // checkTable verifies a table's invariants: each entry is reachable by
-// probing from its home, the counts match, and the keys and auth slices
-// hold exactly what the slots refer to.
+// probing from its home, the counts match, and the auth slice holds exactly
+// what the slots refer to.
 func checkTable(t testing.TB, tb *table) {
 	t.Helper()
 	if len(tb.tags) != len(tb.slots) || len(tb.tags)&(len(tb.tags)-1) != 0 {
 		t.Fatalf("table: %d tags and %d slots; want one power of two", len(tb.tags), len(tb.slots))
 	}
-	live, keyBytes := 0, 0
+	live := 0
 	authRefs := make(map[uint32]bool)
 	for i, tag := range tb.tags {
 		if tag == 0 {
@@ -32,8 +32,6 @@ func checkTable(t testing.TB, tb *table) {
 				break
 			}
 		}
-		id := tb.keyAt(i)
-		keyBytes += uvarintLen(uint64(len(id))) + len(id)
 		if ref := tb.slots[i].auth; ref != 0 {
 			if authRefs[ref] {
 				t.Errorf("table: auth %d used twice", ref)
@@ -46,16 +44,6 @@ func checkTable(t testing.TB, tb *table) {
 	}
 	if live != tb.live {
 		t.Errorf("table: live = %d, but %d positions are in use", tb.live, live)
-	}
-	chunkBytes := 0
-	for _, c := range tb.keys {
-		chunkBytes += len(c)
-	}
-	if chunkBytes != tb.keyBytes {
-		t.Errorf("table: keyBytes = %d, but the chunks hold %d", tb.keyBytes, chunkBytes)
-	}
-	if dead := tb.keyBytes - keyBytes; dead != tb.deadKeys {
-		t.Errorf("table: deadKeys = %d, but %d key bytes are unused", tb.deadKeys, dead)
 	}
 	if len(authRefs)+len(tb.freeAuths) != len(tb.auths) {
 		t.Errorf("table: %d auths in use and %d free, of %d", len(authRefs), len(tb.freeAuths), len(tb.auths))
@@ -75,13 +63,9 @@ func TestTableModel(t *testing.T) {
 		t.Run(fmt.Sprintf("tags=%d", tagValues), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tagValues), 7))
 			var tb table
-			model := map[string]entry{}
-			hashOf := func(id string) uint64 {
-				var h uint64 = 14695981039346656037
-				for i := 0; i < len(id); i++ {
-					h = (h ^ uint64(id[i])) * 1099511628211
-				}
-				return h%uint64(tagValues)*0x9E3779B97F4A7C15 | 1
+			model := map[record.Digest]entry{}
+			hashOf := func(d record.Digest) uint64 {
+				return hash(d)%uint64(tagValues)*0x9E3779B97F4A7C15 | 1
 			}
 			auths := []*record.Auth{{AuthID: "alice"}, {AuthID: "bob"}}
 			steps := 4000
@@ -89,12 +73,7 @@ func TestTableModel(t *testing.T) {
 				steps = 1000
 			}
 			for step := range steps {
-				// IDs of several lengths, some long enough for a
-				// two-byte length prefix.
-				id := fmt.Sprintf("id-%d", rng.IntN(300))
-				if rng.IntN(10) == 0 {
-					id += string(make([]byte, 130))
-				}
+				id := dg(fmt.Sprintf("id-%d", rng.IntN(300)))
 				h := hashOf(id)
 				e := entry{created: int64(step), maxAge: rng.Int64N(100)}
 				if rng.IntN(3) == 0 {
@@ -123,7 +102,7 @@ func TestTableModel(t *testing.T) {
 					}
 					for pos := 0; pos < len(tb.tags); {
 						if tb.tags[pos] != 0 && tb.slots[pos].maxAge < limit {
-							delete(model, tb.idAt(pos))
+							delete(model, tb.digestAt(pos))
 							tb.removeAt(pos)
 							continue
 						}
@@ -150,25 +129,25 @@ func TestTableModel(t *testing.T) {
 	}
 }
 
-// TestTableEmptyAgain checks that removing the last entry drops the keys
-// and auths but keeps the table usable.
+// TestTableEmptyAgain checks that removing the last entry drops the auths
+// but keeps the table usable.
 func TestTableEmptyAgain(t *testing.T) {
 	var tb table
-	if _, _, ok := tb.lookup(1, "x"); ok {
+	if _, _, ok := tb.lookup(1, dg("x")); ok {
 		t.Fatal("empty table found an entry")
 	}
-	tb.insert(0, 5, "abc", entry{auth: &record.Auth{AuthID: "a"}})
-	_, pos, ok := tb.lookup(5, "abc")
+	tb.insert(0, 5, dg("abc"), entry{auth: &record.Auth{AuthID: "a"}})
+	_, pos, ok := tb.lookup(5, dg("abc"))
 	if !ok {
 		t.Fatal("inserted entry not found")
 	}
 	tb.removeAt(pos)
-	if tb.live != 0 || len(tb.keys) != 0 || tb.keyBytes != 0 || len(tb.auths) != 0 || len(tb.freeAuths) != 0 || tb.deadKeys != 0 {
+	if tb.live != 0 || len(tb.auths) != 0 || len(tb.freeAuths) != 0 {
 		t.Fatalf("empty table keeps %+v", tb)
 	}
 	checkTable(t, &tb)
-	tb.insert(tb.emptyFor(tagOf(5)), 5, "abc", entry{created: 1})
-	if e, _, ok := tb.lookup(5, "abc"); !ok || e.created != 1 {
+	tb.insert(tb.emptyFor(tagOf(5)), 5, dg("abc"), entry{created: 1})
+	if e, _, ok := tb.lookup(5, dg("abc")); !ok || e.created != 1 {
 		t.Fatalf("reinserted entry = %+v, %v", e, ok)
 	}
 }

@@ -22,6 +22,9 @@ import (
 
 var t0 = testkit.Start()
 
+// dg is the digest of a test cookie named id.
+func dg(id string) record.Digest { return record.DigestOf(id) }
+
 // sameEvent compares events as the encoding preserves them: instants rather
 // than time.Time representations, and an empty AuthExtra as nil.
 func sameEvent(a, b record.Event) bool {
@@ -41,7 +44,7 @@ func sameEvent(a, b record.Event) bool {
 // collect decodes p and returns copies of its events.
 func collect(p []byte) ([]record.Event, error) {
 	var out []record.Event
-	err := DecodePayload(p, func(e *record.Event) error {
+	err := DecodePayload(p, record.V2, func(e *record.Event) error {
 		out = append(out, *e)
 		return nil
 	})
@@ -52,13 +55,13 @@ func TestBatchRoundTrip(t *testing.T) {
 	big := map[string]any{"blob": strings.Repeat("x", 300), "n": int64(-7), "list": []any{true, 1.5, nil}}
 	many := createEvents(t, 20_000)
 	mixed := []record.Event{
-		record.Create("abcdefghijklmnopqrstuvwx", t0, time.Hour),
-		record.Update("abcdefghijklmnopqrstuvwx", record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "r1", AuthExtra: map[string]any{"tenant": "t7"}}),
-		record.Update("abcdefghijklmnopqrstuvwx", record.Auth{AuthID: "bob", AuthExtra: big}), // an item over 127 bytes
-		record.Update("abcdefghijklmnopqrstuvwx", record.Auth{}),
-		record.Create(strings.Repeat("L", record.MaxIDLength), t0.Add(-time.Hour), 1),
-		record.Delete("abcdefghijklmnopqrstuvwx"),
-		record.Delete(""),
+		record.Create(dg("abcdefghijklmnopqrstuvwx"), t0, time.Hour),
+		record.Update(dg("abcdefghijklmnopqrstuvwx"), record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "r1", AuthExtra: map[string]any{"tenant": "t7"}}),
+		record.Update(dg("abcdefghijklmnopqrstuvwx"), record.Auth{AuthID: "bob", AuthExtra: big}), // an item over 127 bytes
+		record.Update(dg("abcdefghijklmnopqrstuvwx"), record.Auth{}),
+		record.Create(dg(strings.Repeat("L", record.MaxIDLength)), t0.Add(-time.Hour), 1),
+		record.Delete(dg("abcdefghijklmnopqrstuvwx"), record.ReasonUnspecified),
+		record.Delete(dg(""), record.ReasonUnspecified),
 	}
 	tests := []struct {
 		name   string
@@ -109,7 +112,7 @@ func TestBatchRoundTrip(t *testing.T) {
 }
 
 func TestAppendBatchAppends(t *testing.T) {
-	evs := []record.Event{record.Delete("abcdef")}
+	evs := []record.Event{record.Delete(dg("abcdef"), record.ReasonUnspecified)}
 	p, err := AppendBatch([]byte("prefix"), evs)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +121,7 @@ func TestAppendBatchAppends(t *testing.T) {
 		t.Fatalf("prefix lost: %q", p[:6])
 	}
 	got, err := collect(p[len("prefix"):])
-	if err != nil || len(got) != 1 || got[0].ID != "abcdef" {
+	if err != nil || len(got) != 1 || got[0].Digest != dg("abcdef") {
 		t.Fatalf("decode after prefix: %+v, %v", got, err)
 	}
 }
@@ -129,11 +132,12 @@ func TestAppendBatchErrors(t *testing.T) {
 		events []record.Event
 		want   string // in the error message
 	}{
-		{"nested batch", []record.Event{{Kind: record.KindBatch}}, "itself a batch"},
-		{"unknown kind", []record.Event{record.Delete("abcdef"), {Kind: 9, ID: "abcdef"}}, "event 1"},
-		{"unencodable authextra", []record.Event{record.Update("abcdef", record.Auth{AuthExtra: map[string]any{"c": make(chan int)}})}, "authextra"},
-		{"content over MaxBatchSize", []record.Event{record.Update("abcdef", record.Auth{AuthExtra: map[string]any{"b": make([]byte, MaxBatchSize)}})}, "exceeds"},
-		{"payload over the frame limit", []record.Event{record.Update("abcdef", record.Auth{AuthExtra: map[string]any{"b": incompressible(journal.MaxFrameSize + 1)}})}, "frame limit"},
+		{"nested batch", []record.Event{{Kind: record.KindBatch}}, "batch inside a batch"},
+		{"unknown kind", []record.Event{record.Delete(dg("abcdef"), record.ReasonUnspecified), {Kind: 9, Digest: dg("abcdef")}}, "event 1"},
+		{"unencodable authextra", []record.Event{record.Update(dg("abcdef"), record.Auth{AuthExtra: map[string]any{"c": make(chan int)}})}, "authextra"},
+		{"content over MaxBatchSize", bigUpdates(MaxBatchSize/(60<<10)+1, func(int) []byte { return make([]byte, 60<<10) }), "exceeds"},
+		{"content a reader would refuse", bigUpdates(400, func(int) []byte { return make([]byte, 60<<10) }), "split the batch"},
+		{"payload over the frame limit", bigUpdates(journal.MaxFrameSize/(60<<10)+1, func(i int) []byte { return incompressible(i, 60<<10) }), "frame limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,18 +153,27 @@ func TestAppendBatchErrors(t *testing.T) {
 	}
 }
 
-// incompressible returns n random bytes.
-func incompressible(n int) []byte {
+// incompressible returns n random bytes, different for each seed.
+func incompressible(seed, n int) []byte {
 	b := make([]byte, n)
-	rand.NewChaCha8([32]byte{1}).Read(b)
+	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}).Read(b)
 	return b
+}
+
+// bigUpdates returns n updates whose authextra each holds extra(i).
+func bigUpdates(n int, extra func(i int) []byte) []record.Event {
+	evs := make([]record.Event, n)
+	for i := range evs {
+		evs[i] = record.Update(dg(fmt.Sprint(i)), record.Auth{AuthExtra: map[string]any{"b": extra(i)}})
+	}
+	return evs
 }
 
 func TestDecodePayloadSingle(t *testing.T) {
 	for _, ev := range []record.Event{
-		record.Create("abcdef", t0, time.Hour),
-		record.Update("abcdef", record.Auth{AuthID: "alice", AuthExtra: map[string]any{"k": "v"}}),
-		record.Delete("abcdef"),
+		record.Create(dg("abcdef"), t0, time.Hour),
+		record.Update(dg("abcdef"), record.Auth{AuthID: "alice", AuthExtra: map[string]any{"k": "v"}}),
+		record.Delete(dg("abcdef"), record.ReasonUnspecified),
 	} {
 		p, err := record.AppendEvent(nil, &ev)
 		if err != nil {
@@ -180,7 +193,7 @@ func TestDecodePayloadStopsAtCallbackError(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	err = DecodePayload(p, func(*record.Event) error {
+	err = DecodePayload(p, record.V2, func(*record.Event) error {
 		calls++
 		if calls == 3 {
 			return stop
@@ -230,8 +243,8 @@ func bin32(b []byte) []byte {
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func TestDecodePayloadMalformed(t *testing.T) {
-	two := items(t, record.Delete("abcdef"), record.Delete("ghijkl"))
-	good, err := AppendBatch(nil, []record.Event{record.Delete("abcdef"), record.Delete("ghijkl")})
+	two := items(t, record.Delete(dg("abcdef"), record.ReasonUnspecified), record.Delete(dg("ghijkl"), record.ReasonUnspecified))
+	good, err := AppendBatch(nil, []record.Event{record.Delete(dg("abcdef"), record.ReasonUnspecified), record.Delete(dg("ghijkl"), record.ReasonUnspecified)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +282,7 @@ func TestDecodePayloadMalformed(t *testing.T) {
 		{name: "item past the end", p: cat(hdr, []byte{0x01}, bin8(zst(t, []byte{0x09, 0x92, 0x03, 0xa0})))},
 		{name: "unterminated length", p: cat(hdr, []byte{0x03}, bin8(zst(t, append(bytes.Clone(two), 0x80))))},
 		{name: "trailing garbage in content", p: cat(hdr, []byte{0x03}, bin8(zst(t, append(bytes.Clone(two), 0x05, 0x92, 0x03))))},
-		{name: "item is not an event", p: cat(hdr, []byte{0x02}, bin8(zst(t, cat(items(t, record.Delete("abcdef")), []byte{0x04, 0xc1, 0xc1, 0xc1, 0xc1})))), partial: true},
+		{name: "item is not an event", p: cat(hdr, []byte{0x02}, bin8(zst(t, cat(items(t, record.Delete(dg("abcdef"), record.ReasonUnspecified)), []byte{0x04, 0xc1, 0xc1, 0xc1, 0xc1})))), partial: true},
 		{name: "nested batch", p: cat(hdr, []byte{0x01}, bin32(zst(t, nestedBatch)))},
 		{name: "invalid byte in a trailing element", p: cat([]byte{0x94, 0x04, 0x02}, bin8(zst(t, two)), []byte{0xc1})},
 		{name: "trailing element truncated", p: cat([]byte{0x94, 0x04, 0x02}, bin8(zst(t, two)), []byte{0xdc, 0xff, 0xff})},
@@ -278,7 +291,7 @@ func TestDecodePayloadMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			err := DecodePayload(tt.p, func(*record.Event) error { calls++; return nil })
+			err := DecodePayload(tt.p, record.V2, func(*record.Event) error { calls++; return nil })
 			if !errors.Is(err, record.ErrMalformed) {
 				t.Fatalf("err = %v, want one wrapping record.ErrMalformed", err)
 			}
@@ -293,7 +306,7 @@ func TestDecodePayloadMalformed(t *testing.T) {
 // form msgpack allows for the envelope, and skips elements a later version
 // may append.
 func TestDecodePayloadAcceptsMsgpackVariants(t *testing.T) {
-	two := items(t, record.Delete("abcdef"), record.Delete("ghijkl"))
+	two := items(t, record.Delete(dg("abcdef"), record.ReasonUnspecified), record.Delete(dg("ghijkl"), record.ReasonUnspecified))
 	z := zst(t, two)
 	future := []byte{
 		0x82, 0xa1, 'k', 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xa1, 'l', 0x92, 0xd4, 1, 2, 0xc7, 1, 5, 9, // map with a float, array of fixext and ext
@@ -316,7 +329,7 @@ func TestDecodePayloadAcceptsMsgpackVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 2 || got[0].ID != "abcdef" || got[1].ID != "ghijkl" {
+			if len(got) != 2 || got[0].Digest != dg("abcdef") || got[1].Digest != dg("ghijkl") {
 				t.Fatalf("got %+v", got)
 			}
 		})
@@ -347,10 +360,10 @@ func TestDecodePayloadVetsAppendedFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			err := DecodePayload(tt.p, func(e *record.Event) error {
+			err := DecodePayload(tt.p, record.V1, func(e *record.Event) error {
 				calls++
-				if e.ID != "abcdef" {
-					t.Errorf("ID = %q", e.ID)
+				if e.Digest != dg("abcdef") {
+					t.Errorf("digest = %s, want that of the ID abcdef", e.Digest)
 				}
 				return nil
 			})
@@ -361,7 +374,7 @@ func TestDecodePayloadVetsAppendedFields(t *testing.T) {
 				t.Fatalf("DecodePayload = %v after %d events, want ErrMalformed", err, calls)
 			}
 			batch := cat([]byte{0x93, 0x04, 0x01}, bin32(zst(t, cat(binary.AppendUvarint(nil, uint64(len(tt.p))), tt.p))))
-			if err := DecodePayload(batch, func(*record.Event) error { return nil }); (err == nil) != tt.ok {
+			if err := DecodePayload(batch, record.V1, func(*record.Event) error { return nil }); (err == nil) != tt.ok {
 				t.Fatalf("in a batch: DecodePayload = %v, want ok=%v", err, tt.ok)
 			}
 		})
@@ -371,7 +384,7 @@ func TestDecodePayloadVetsAppendedFields(t *testing.T) {
 	}
 	before := heapInUse()
 	for range 2000 {
-		_ = DecodePayload(forged, func(*record.Event) error { return nil })
+		_ = DecodePayload(forged, record.V1, func(*record.Event) error { return nil })
 	}
 	if grown := int64(heapInUse()) - int64(before); grown > 64<<20 {
 		t.Fatalf("decoding a 12-byte payload 2000 times grew the heap by %d MiB", grown>>20)
@@ -385,32 +398,23 @@ func heapInUse() uint64 {
 	return m.HeapInuse
 }
 
-func TestAppendUint(t *testing.T) {
-	for _, v := range []uint64{0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 0x100000000, 1<<64 - 1} {
-		r := reader{p: appendUint(nil, v)}
-		got, err := r.uint()
-		if err != nil || got != v || len(r.p) != 0 {
-			t.Fatalf("%d: read back %d, %v, %d bytes left", v, got, err, len(r.p))
-		}
-	}
-}
-
 func ExampleAppendBatch() {
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cookie := record.DigestOf("abcdefghijklmnopqrstuvwx")
 	p, err := AppendBatch(nil, []record.Event{
-		record.Create("abcdefghijklmnopqrstuvwx", created, 24*time.Hour),
-		record.Update("abcdefghijklmnopqrstuvwx", record.Auth{AuthID: "alice", AuthRole: "user"}),
+		record.Create(cookie, created, 24*time.Hour),
+		record.Update(cookie, record.Auth{AuthID: "alice", AuthRole: "user"}),
 	})
 	if err != nil {
 		panic(err)
 	}
-	err = DecodePayload(p, func(e *record.Event) error {
-		fmt.Printf("%s %s authid=%q\n", e.Kind, e.ID, e.Auth.AuthID)
+	err = DecodePayload(p, record.V2, func(e *record.Event) error {
+		fmt.Printf("%s of the cookie: %v, authid=%q\n", e.Kind, e.Digest == cookie, e.Auth.AuthID)
 		return nil
 	})
 	fmt.Println(err)
 	// Output:
-	// create abcdefghijklmnopqrstuvwx authid=""
-	// update abcdefghijklmnopqrstuvwx authid="alice"
+	// create of the cookie: true, authid=""
+	// update of the cookie: true, authid="alice"
 	// <nil>
 }

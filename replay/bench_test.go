@@ -24,7 +24,7 @@ func createEvents(tb testing.TB, n int) []record.Event {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		evs[i] = record.Create(id, t0.Add(time.Duration(i)*time.Millisecond), 30*24*time.Hour)
+		evs[i] = record.Create(dg(id), t0.Add(time.Duration(i)*time.Millisecond), 30*24*time.Hour)
 	}
 	return evs
 }
@@ -72,7 +72,7 @@ func BenchmarkReplayPayloads(b *testing.B) {
 				r.fileSize = bc.bytes // as Open does from the file's size
 				off := int64(journal.HeaderSize)
 				for _, p := range bc.payloads {
-					if err := r.visit(off, p); err != nil {
+					if err := r.visit(record.V2, off, p); err != nil {
 						b.Fatal(err)
 					}
 					off += int64(journal.FrameHeaderSize + len(p))
@@ -123,10 +123,10 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	var d decoder
 	var raw []byte
 	d.raw = &raw
-	count := func(*record.Event) error { return nil }
+	count := func(*record.View) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := d.decode(p, count); err != nil {
+		if _, err := d.decode(p, record.V2, count); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,34 +11,13 @@
 //
 // # Payloads
 //
-// A journal payload is one msgpack array whose first element is its kind.
-// Kinds 1 to 3 are single events, encoded as package record describes. Kind 4
-// is a batch: many events, compressed together, as a compaction writes them.
-// The batch encoding is part of the wire format, version 1:
-//
-//	batch   := [4, count, content]                  a msgpack array
-//	count   := unsigned integer                    the number of events inside
-//	content := bin( zstd( item* ) )                msgpack bin8, bin16 or bin32
-//	item    := uvarint(len(event)) event           len > 0
-//	event   := a single-event payload (kind 1, 2 or 3), as record.AppendEvent writes it
-//
-// In bytes, as [AppendBatch] writes it:
-//
-//	0x93  0x04  count  0xc6 len(u32, big-endian)  zstd frame(s)
-//
-// where count takes the shortest msgpack form of an unsigned integer. Readers
-// also accept the other array, integer and bin headers that msgpack allows,
-// and skip array elements after the third, which a later version may append.
-// The zstd data is one or more standard zstd frames (RFC 8878), without a
-// dictionary; writers include the content checksum, and readers verify it
-// when present. The uvarint is the unsigned LEB128 of encoding/binary: seven
-// bits a byte, low bits first, high bit set on every byte but the last.
-//
-// A reader refuses, as malformed: an envelope that is not exactly that (or
-// has bytes after the array), content that does not decompress or that
-// decompresses to more than [MaxBatchSize] (64 MiB), a count that differs from
-// the number of items, an item whose length is zero or runs past the content,
-// and an item that is not a single event (batches do not nest).
+// A journal payload is one msgpack array whose first element is its kind:
+// a single event, encoded as package record describes, or a batch (kind 4)
+// of many events compressed together, as a compaction writes them. The
+// format version in the journal's header says how the events name their
+// cookies. docs/FORMAT.md specifies both encodings byte by byte; this package
+// writes batches ([AppendBatch], [Batcher]) and reads any payload
+// ([DecodePayload], [ParsePayload]).
 //
 // Events in a batch apply in order, exactly as if each had its own frame.
 //
@@ -61,10 +40,12 @@ import (
 
 // Stats describes one replay.
 type Stats struct {
+	Version      int           // the journal's format version (see journal.Version)
 	Events       int64         // events applied, counting each one inside a batch
 	Creates      int64         // Create events among them
 	Updates      int64         // Update events among them
 	Deletes      int64         // Delete events among them
+	States       int64         // Cookie events (the whole state of a cookie) among them
 	Batches      int64         // batch payloads read
 	Cookies      int           // entries in the index afterwards (expired ones included)
 	Bytes        int64         // valid bytes of the journal, header included
@@ -84,7 +65,7 @@ type replayer struct {
 	raw     []byte         // decompression buffer, kept across batches
 	pending []record.Event // decoded, not yet handed over; nil until needed
 	stats   Stats
-	add     func(e *record.Event) error // bound once, so that visit allocates no closure per frame
+	add     func(v *record.View) error // bound once, so that visit allocates no closure per frame
 
 	fileSize int64 // size of the journal file, to presize the index; 0 if unknown
 	sized    bool  // whether the index has been presized
@@ -144,7 +125,11 @@ func (r *replayer) nextRun() []record.Event {
 	return <-r.free
 }
 
-func (r *replayer) addEvent(e *record.Event) error {
+func (r *replayer) addEvent(v *record.View) error {
+	e, err := v.Event()
+	if err != nil {
+		return err
+	}
 	switch e.Kind {
 	case record.KindCreate:
 		r.stats.Creates++
@@ -152,12 +137,14 @@ func (r *replayer) addEvent(e *record.Event) error {
 		r.stats.Updates++
 	case record.KindDelete:
 		r.stats.Deletes++
+	case record.KindCookie:
+		r.stats.States++
 	}
 	r.stats.Events++
 	if r.pending == nil {
 		r.pending = r.nextRun()
 	}
-	r.pending = append(r.pending, *e)
+	r.pending = append(r.pending, e)
 	if len(r.pending) == cap(r.pending) {
 		r.work <- r.pending
 		r.pending = nil
@@ -167,12 +154,12 @@ func (r *replayer) addEvent(e *record.Event) error {
 
 // visit is the visit function of journal.Open: it decodes one payload and
 // queues its events. The journal adds the file and offset to its errors.
-func (r *replayer) visit(off int64, payload []byte) error {
+func (r *replayer) visit(version int, off int64, payload []byte) error {
 	if !r.sized {
 		r.sized = true
 		r.idx.Grow(sizeHint(r.fileSize-off, payload))
 	}
-	batch, err := r.dec.decode(payload, r.add)
+	batch, err := r.dec.decode(payload, version, r.add)
 	if batch {
 		r.stats.Batches++
 	}
@@ -216,7 +203,7 @@ func Open(path string, idx *memstore.Store, opts journal.Options) (*journal.Jour
 		return nil, st, err
 	}
 	rec := j.Recovery()
-	st.Bytes, st.DroppedBytes = rec.Bytes, rec.DroppedBytes
+	st.Version, st.Bytes, st.DroppedBytes = rec.Version, rec.Bytes, rec.DroppedBytes
 	return j, st, nil
 }
 
@@ -243,7 +230,7 @@ func sizeHint(rest int64, first []byte) int {
 		return 0
 	}
 	perCookie := float64(hintBytesPerCookie)
-	if count, _, err := parseBatch(first); err == nil && count > 0 {
+	if count, _, err := record.ParseBatch(first); err == nil && count > 0 {
 		// Bounded below, so that a forged count cannot reserve much more
 		// memory than the file's size.
 		perCookie = max(float64(len(first)+journal.FrameHeaderSize)/float64(count), minHintBytesPerCookie)

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -62,28 +63,41 @@ func newIndex(t *testing.T) *memstore.Store {
 	return idx
 }
 
-func liveIDs(idx *memstore.Store) []string {
-	var ids []string
-	idx.Range(func(c record.Cookie) bool { ids = append(ids, c.ID); return true })
-	slices.Sort(ids)
+// dgs returns the digests of ids, sorted.
+func dgs(ids ...string) []record.Digest {
+	var out []record.Digest
+	for _, id := range ids {
+		out = append(out, dg(id))
+	}
+	slices.SortFunc(out, func(a, b record.Digest) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// liveIDs returns the digests of the live cookies of idx, sorted.
+func liveIDs(idx *memstore.Store) []record.Digest {
+	var ids []record.Digest
+	for c := range idx.All() {
+		ids = append(ids, c.Digest)
+	}
+	slices.SortFunc(ids, func(a, b record.Digest) int { return bytes.Compare(a[:], b[:]) })
 	return ids
 }
 
 func TestOpen(t *testing.T) {
 	alice := record.Auth{AuthID: "alice", AuthRole: "user", AuthExtra: map[string]any{"tenant": "t7"}}
 	single := encode(t,
-		record.Create("cookie01", t0, time.Hour),
-		record.Create("cookie02", t0, time.Hour),
-		record.Update("cookie01", alice),
-		record.Delete("cookie02"),
-		record.Create("expired1", t0.Add(-2*time.Hour), time.Hour),
+		record.Create(dg("cookie01"), t0, time.Hour),
+		record.Create(dg("cookie02"), t0, time.Hour),
+		record.Update(dg("cookie01"), alice),
+		record.Delete(dg("cookie02"), record.ReasonUnspecified),
+		record.Create(dg("expired1"), t0.Add(-2*time.Hour), time.Hour),
 	)
 	batch, err := AppendBatch(nil, []record.Event{
-		record.Create("cookie03", t0, time.Hour),
-		record.Create("cookie04", t0, time.Hour),
-		record.Update("cookie03", alice),
-		record.Delete("cookie04"),
-		record.Delete("cookie02"), // already gone: still counted, changes nothing
+		record.Create(dg("cookie03"), t0, time.Hour),
+		record.Create(dg("cookie04"), t0, time.Hour),
+		record.Update(dg("cookie03"), alice),
+		record.Delete(dg("cookie04"), record.ReasonUnspecified),
+		record.Delete(dg("cookie02"), record.ReasonUnspecified), // already gone: still counted, changes nothing
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +107,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	writeJournal(t, path, append(single, batch, empty, encode(t, record.Update("cookie04", alice))[0])...)
+	writeJournal(t, path, append(single, batch, empty, encode(t, record.Update(dg("cookie04"), alice))[0])...)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +119,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	want := Stats{Events: 11, Creates: 5, Updates: 3, Deletes: 3, Batches: 2, Cookies: 3, Bytes: fi.Size(), DroppedBytes: 0}
+	want := Stats{Version: journal.Version, Events: 11, Creates: 5, Updates: 3, Deletes: 3, Batches: 2, Cookies: 3, Bytes: fi.Size(), DroppedBytes: 0}
 	got := st
 	got.Duration = 0
 	if got != want {
@@ -114,13 +128,13 @@ func TestOpen(t *testing.T) {
 	if st.Duration <= 0 {
 		t.Fatalf("Duration = %v", st.Duration)
 	}
-	if ids := liveIDs(idx); !slices.Equal(ids, []string{"cookie01", "cookie03"}) {
+	if ids := liveIDs(idx); !slices.Equal(ids, dgs("cookie01", "cookie03")) {
 		t.Fatalf("live cookies %v", ids)
 	}
-	if c, _ := idx.Get("cookie03"); c.Auth.AuthID != "alice" || c.Auth.AuthExtra["tenant"] != "t7" {
+	if c, _ := idx.Get(dg("cookie03")); c.Auth.AuthID != "alice" || c.Auth.AuthExtra["tenant"] != "t7" {
 		t.Fatalf("cookie03 auth = %+v", c.Auth)
 	}
-	if ids := idx.IDsByAuthID("alice"); !slices.Equal(ids, []string{"cookie01", "cookie03"}) {
+	if ids := idx.DigestsByAuthID("alice"); !slices.Equal(ids, dgs("cookie01", "cookie03")) {
 		t.Fatalf("alice's cookies %v", ids)
 	}
 	// The journal is open for appends where replay left it.
@@ -141,14 +155,14 @@ func TestOpenNewJournal(t *testing.T) {
 	}
 	defer j.Close()
 	st.Duration = 0
-	if want := (Stats{Bytes: journal.HeaderSize}); st != want {
+	if want := (Stats{Version: journal.Version, Bytes: journal.HeaderSize}); st != want {
 		t.Fatalf("stats = %+v, want %+v", st, want)
 	}
 }
 
 func TestOpenTornTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	writeJournal(t, path, encode(t, record.Create("cookie01", t0, time.Hour), record.Create("cookie02", t0, time.Hour))...)
+	writeJournal(t, path, encode(t, record.Create(dg("cookie01"), t0, time.Hour), record.Create(dg("cookie02"), t0, time.Hour))...)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -179,8 +193,8 @@ func TestOpenTornTail(t *testing.T) {
 }
 
 func TestOpenMalformedPayload(t *testing.T) {
-	good := encode(t, record.Create("cookie01", t0, time.Hour))[0]
-	badBatch, err := AppendBatch(nil, []record.Event{record.Delete("abcdef")})
+	good := encode(t, record.Create(dg("cookie01"), t0, time.Hour))[0]
+	badBatch, err := AppendBatch(nil, []record.Event{record.Delete(dg("abcdef"), record.ReasonUnspecified)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +239,7 @@ func TestOpenLeavesNoGoroutine(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.dat")
 	bad := filepath.Join(dir, "bad.dat")
-	writeJournal(t, good, encode(t, record.Create("cookie01", t0, time.Hour))...)
+	writeJournal(t, good, encode(t, record.Create(dg("cookie01"), t0, time.Hour))...)
 	writeJournal(t, bad, []byte("not an event"))
 	before := runtime.NumGoroutine()
 	for range 20 {
@@ -251,7 +265,7 @@ func TestOpenLeavesNoGoroutine(t *testing.T) {
 
 func TestOpenCorruptMiddle(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	offs := writeJournal(t, path, encode(t, record.Create("cookie01", t0, time.Hour), record.Create("cookie02", t0, time.Hour), record.Create("cookie03", t0, time.Hour))...)
+	offs := writeJournal(t, path, encode(t, record.Create(dg("cookie01"), t0, time.Hour), record.Create(dg("cookie02"), t0, time.Hour), record.Create(dg("cookie03"), t0, time.Hour))...)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +293,7 @@ func TestOpenLocked(t *testing.T) {
 }
 
 func TestSizeHint(t *testing.T) {
-	single := encode(t, record.Create("abcdefghijklmnopqrstuvwx", t0, time.Hour))[0]
+	single := encode(t, record.Create(dg("abcdefghijklmnopqrstuvwx"), t0, time.Hour))[0]
 	batch, err := AppendBatch(nil, createEvents(t, 1000))
 	if err != nil {
 		t.Fatal(err)
@@ -322,22 +336,22 @@ func TestReplayMatchesCalls(t *testing.T) {
 		id := fmt.Sprintf("cookie%03d", i%500)
 		switch i % 7 {
 		case 0, 1, 2:
-			if live.Create(record.Cookie{ID: id, Created: clk.Now(), MaxAge: time.Duration(1+i%50) * time.Minute}) == nil {
-				events = append(events, record.Create(id, clk.Now(), time.Duration(1+i%50)*time.Minute))
+			if live.Create(record.Cookie{Digest: dg(id), Created: clk.Now(), MaxAge: time.Duration(1+i%50) * time.Minute}) == nil {
+				events = append(events, record.Create(dg(id), clk.Now(), time.Duration(1+i%50)*time.Minute))
 			}
 		case 3, 4:
 			a := record.Auth{AuthID: fmt.Sprint("user", i%5), AuthExtra: map[string]any{"i": int64(i)}}
-			if live.SetAuth(id, a) == nil {
-				events = append(events, record.Update(id, a))
+			if live.SetAuth(dg(id), a) == nil {
+				events = append(events, record.Update(dg(id), a))
 			}
 		case 5:
-			if live.Delete(id) == nil {
-				events = append(events, record.Delete(id))
+			if live.Delete(dg(id), record.ReasonLogout) == nil {
+				events = append(events, record.Delete(dg(id), record.ReasonUnspecified))
 			}
 		case 6:
 			ids, _ := live.DeleteByAuthID(fmt.Sprint("user", i%5))
-			for _, id := range ids {
-				events = append(events, record.Delete(id))
+			for _, d := range ids {
+				events = append(events, record.Delete(d, record.ReasonRevoke))
 			}
 			clk.Add(time.Minute)
 		}
@@ -366,7 +380,7 @@ func TestReplayMatchesCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if st.Events != int64(len(events)) || st.Creates+st.Updates+st.Deletes != st.Events {
+	if st.Events != int64(len(events)) || st.Creates+st.Updates+st.Deletes+st.States != st.Events {
 		t.Fatalf("stats %+v for %d events", st, len(events))
 	}
 	want, got := liveIDs(live), liveIDs(idx)

@@ -54,9 +54,9 @@ func (s *cookieStore) Put(e *Event) error {
 	c := e.Cookie
 	switch e.Kind {
 	case Create:
-		return s.s.Create(record.Cookie{ID: c.ID, Created: c.Created, MaxAge: c.MaxAge})
+		return s.s.Create(record.Cookie{Digest: record.DigestOf(c.ID), Created: c.Created, MaxAge: c.MaxAge})
 	case Update:
-		return s.s.SetAuth(c.ID, recordAuth(&c.Auth))
+		return s.s.SetAuth(record.DigestOf(c.ID), recordAuth(&c.Auth))
 	}
 	return fmt.Errorf("cookiestore: unknown event kind %d", e.Kind)
 }
@@ -65,18 +65,20 @@ func recordAuth(a *Auth) record.Auth {
 	return record.Auth{AuthID: a.AuthID, AuthRole: a.AuthRole, AuthMethod: a.AuthMethod, AuthRealm: a.AuthRealm, AuthExtra: a.AuthExtra}
 }
 
+// Get and Lookup digest the ID, as the server does with the value a
+// browser presents: cookiestore keeps no ID.
 func (s *cookieStore) Get(id []byte) (bool, error) {
-	c, ok := s.s.Get(string(id))
-	return ok && c.ID != "", nil
+	_, ok := s.s.Get(record.DigestOf(string(id)))
+	return ok, nil
 }
 
 func (s *cookieStore) Lookup(id []byte) (Cookie, bool, error) {
-	rc, ok := s.s.Get(string(id))
+	rc, ok := s.s.Get(record.DigestOf(string(id)))
 	if !ok {
 		return Cookie{}, false, nil
 	}
 	a := rc.Auth
-	return Cookie{ID: rc.ID, Created: rc.Created, MaxAge: rc.MaxAge, Auth: Auth{
+	return Cookie{ID: string(id), Created: rc.Created, MaxAge: rc.MaxAge, Auth: Auth{
 		AuthID: a.AuthID, AuthRole: a.AuthRole, AuthMethod: a.AuthMethod, AuthRealm: a.AuthRealm, AuthExtra: a.AuthExtra,
 	}}, true, nil
 }
@@ -117,10 +119,11 @@ func loadCookiestore(dir string, next func() (Event, bool)) error {
 }
 
 func recordEvent(e *Event) record.Event {
+	d := record.DigestOf(e.Cookie.ID)
 	if e.Kind == Create {
-		return record.Create(e.Cookie.ID, e.Cookie.Created, e.Cookie.MaxAge)
+		return record.Create(d, e.Cookie.Created, e.Cookie.MaxAge)
 	}
-	return record.Update(e.Cookie.ID, recordAuth(&e.Cookie.Auth))
+	return record.Update(d, recordAuth(&e.Cookie.Auth))
 }
 
 func (s *cookieStore) Compact() error {

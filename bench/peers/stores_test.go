@@ -212,7 +212,7 @@ func journalEvents(t *testing.T, dir string) []string {
 			t.Fatal(err)
 		}
 		var e record.Event
-		if err := record.DecodeEvent(p, &e); err != nil {
+		if err := record.DecodeEvent(p, r.Version(), &e); err != nil {
 			t.Fatalf("frame at %d: %v", off, err)
 		}
 		out = append(out, fmt.Sprintf("%d %+v", off, e))

@@ -56,28 +56,39 @@ frame (the events before it are printed), 2 a bad command line.`,
 }
 
 // The JSON shapes of dump, one per kind of event. Field order is output
-// order.
+// order. A cookie is named by its digest: the journal holds no ID.
 type (
 	dumpCreate struct {
-		Offset     int64       `json:"offset"`
-		BatchIndex *int        `json:"batch_index,omitempty"`
-		Type       string      `json:"type"`
-		ID         string      `json:"id"`
-		Created    string      `json:"created"`
-		MaxAgeS    json.Number `json:"max_age_s"`
+		Offset     int64         `json:"offset"`
+		BatchIndex *int          `json:"batch_index,omitempty"`
+		Type       string        `json:"type"`
+		Digest     record.Digest `json:"digest"`
+		Created    string        `json:"created"`
+		MaxAgeS    json.Number   `json:"max_age_s"`
 	}
 	dumpUpdate struct {
-		Offset     int64     `json:"offset"`
-		BatchIndex *int      `json:"batch_index,omitempty"`
-		Type       string    `json:"type"`
-		ID         string    `json:"id"`
-		Auth       *dumpAuth `json:"auth"` // null: the auth was cleared
+		Offset     int64         `json:"offset"`
+		BatchIndex *int          `json:"batch_index,omitempty"`
+		Type       string        `json:"type"`
+		Digest     record.Digest `json:"digest"`
+		Auth       *dumpAuth     `json:"auth"` // null: the auth was cleared
 	}
 	dumpDelete struct {
-		Offset     int64  `json:"offset"`
-		BatchIndex *int   `json:"batch_index,omitempty"`
-		Type       string `json:"type"`
-		ID         string `json:"id"`
+		Offset     int64          `json:"offset"`
+		BatchIndex *int           `json:"batch_index,omitempty"`
+		Type       string         `json:"type"`
+		Digest     record.Digest  `json:"digest"`
+		Reason     string         `json:"reason"`
+		Successor  *record.Digest `json:"successor,omitempty"` // the cookie that a rotation put in its place
+	}
+	dumpCookie struct {
+		Offset     int64         `json:"offset"`
+		BatchIndex *int          `json:"batch_index,omitempty"`
+		Type       string        `json:"type"`
+		Digest     record.Digest `json:"digest"`
+		Created    string        `json:"created"`
+		MaxAgeS    json.Number   `json:"max_age_s"`
+		Auth       *dumpAuth     `json:"auth"` // null: nobody is logged in
 	}
 	dumpAuth struct {
 		AuthID     string         `json:"authid"`
@@ -88,41 +99,45 @@ type (
 	}
 )
 
+// dumpAuthOf returns the JSON shape of a, or nil for nobody.
+func dumpAuthOf(a record.Auth) *dumpAuth {
+	if a.IsZero() {
+		return nil
+	}
+	return &dumpAuth{AuthID: a.AuthID, AuthRole: a.AuthRole, AuthMethod: a.AuthMethod, AuthRealm: a.AuthRealm, AuthExtra: a.AuthExtra}
+}
+
 func dumpLine(off int64, batch int, e *record.Event) ([]byte, error) {
 	var bi *int
 	if batch >= 0 {
 		bi = &batch
 	}
+	created := e.Created.UTC().Format(time.RFC3339Nano)
+	maxAge := json.Number(strconv.FormatFloat(e.MaxAge.Seconds(), 'f', -1, 64))
 	var v any
 	switch e.Kind {
 	case record.KindCreate:
-		v = dumpCreate{
-			Offset: off, BatchIndex: bi, Type: e.Kind.String(), ID: e.ID,
-			Created: e.Created.UTC().Format(time.RFC3339Nano),
-			MaxAgeS: json.Number(strconv.FormatFloat(e.MaxAge.Seconds(), 'f', -1, 64)),
-		}
+		v = dumpCreate{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Created: created, MaxAgeS: maxAge}
 	case record.KindUpdate:
-		u := dumpUpdate{Offset: off, BatchIndex: bi, Type: e.Kind.String(), ID: e.ID}
-		if !e.Auth.IsZero() {
-			u.Auth = &dumpAuth{
-				AuthID: e.Auth.AuthID, AuthRole: e.Auth.AuthRole,
-				AuthMethod: e.Auth.AuthMethod, AuthRealm: e.Auth.AuthRealm,
-				AuthExtra: e.Auth.AuthExtra,
-			}
-		}
-		v = u
+		v = dumpUpdate{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Auth: dumpAuthOf(e.Auth)}
 	case record.KindDelete:
-		v = dumpDelete{Offset: off, BatchIndex: bi, Type: e.Kind.String(), ID: e.ID}
+		d := dumpDelete{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Reason: e.Reason.String()}
+		if !e.Successor.IsZero() {
+			d.Successor = &e.Successor
+		}
+		v = d
+	case record.KindCookie:
+		v = dumpCookie{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Created: created, MaxAgeS: maxAge, Auth: dumpAuthOf(e.Auth)}
 	default:
 		return nil, fmt.Errorf("unexpected event kind %d", e.Kind)
 	}
 	line, err := json.Marshal(v)
-	if err != nil && e.Kind == record.KindUpdate {
-		// authextra came from msgpack and may hold what JSON cannot (a map
-		// with non-string keys); show it as Go prints it rather than fail.
-		u := v.(dumpUpdate)
-		u.Auth.AuthExtra = map[string]any{"unprintable": fmt.Sprint(e.Auth.AuthExtra)}
-		line, err = json.Marshal(u)
+	if err != nil && len(e.Auth.AuthExtra) > 0 {
+		// authextra came from msgpack and may hold what JSON cannot (a
+		// NaN); show it as Go prints it rather than fail.
+		a := *e
+		a.Auth.AuthExtra = map[string]any{"unprintable": fmt.Sprint(e.Auth.AuthExtra)}
+		return dumpLine(off, batch, &a)
 	}
 	return line, err
 }

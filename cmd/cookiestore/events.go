@@ -58,7 +58,7 @@ func readEvents(path string, visit func(off int64, batch int, e *record.Event) e
 		if kind == record.KindBatch {
 			i = 0
 		}
-		err = replay.DecodePayload(payload, func(e *record.Event) error {
+		err = replay.DecodePayload(payload, r.Version(), func(e *record.Event) error {
 			err := visit(off, i, e)
 			if i >= 0 {
 				i++

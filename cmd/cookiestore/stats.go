@@ -58,6 +58,7 @@ type fileStats struct {
 	Creates     int64   `json:"creates"`
 	Updates     int64   `json:"updates"`
 	Deletes     int64   `json:"deletes"`
+	States      int64   `json:"cookie_states"`
 	Live        int     `json:"live_cookies"`
 	LoggedIn    int     `json:"logged_in_cookies"`
 	Expired     int     `json:"expired_cookies"`
@@ -86,6 +87,8 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 			st.Updates++
 		case record.KindDelete:
 			st.Deletes++
+		case record.KindCookie:
+			st.States++
 		}
 		idx.Apply(e)
 		return nil
@@ -98,13 +101,12 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 	// journal has nothing to compact. The frames are what a compaction
 	// would keep, as the file store estimates it.
 	st.LiveBytes = journal.HeaderSize + filestore.LiveFrameBytes(idx)
-	idx.Range(func(c record.Cookie) bool {
+	for c := range idx.All() {
 		st.Live++
 		if !c.Auth.IsZero() {
 			st.LoggedIn++
 		}
-		return true
-	})
+	}
 	st.Expired = idx.Len() - st.Live
 	if size > 0 {
 		st.DeadRatio = max(0, 1-float64(st.LiveBytes)/float64(size))
@@ -117,7 +119,7 @@ func (st *fileStats) print(out *output) error {
 	fmt.Fprintf(tw, "file\t%s\n", st.File)
 	fmt.Fprintf(tw, "bytes\t%d\n", st.Bytes)
 	fmt.Fprintf(tw, "frames\t%d (%d batch)\n", st.Frames, st.BatchFrames)
-	fmt.Fprintf(tw, "events\t%d (%d create, %d update, %d delete)\n", st.Events, st.Creates, st.Updates, st.Deletes)
+	fmt.Fprintf(tw, "events\t%d (%d create, %d update, %d delete, %d cookie)\n", st.Events, st.Creates, st.Updates, st.Deletes, st.States)
 	fmt.Fprintf(tw, "cookies\t%d live (%d logged in), %d expired\n", st.Live, st.LoggedIn, st.Expired)
 	fmt.Fprintf(tw, "live bytes\t%d\n", st.LiveBytes)
 	fmt.Fprintf(tw, "dead ratio\t%.3f\n", st.DeadRatio)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"cookiestore/filestore"
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/record"
 )
@@ -50,11 +52,17 @@ func makeJournal(t *testing.T) *testJournal {
 		typ string
 		do  func() error
 	}{
-		{"create", func() error { return st.Create(record.Cookie{ID: tj.live, Created: created, MaxAge: 24 * time.Hour}) }},
-		{"update", func() error { return st.SetAuth(tj.live, tj.liveAuth) }},
-		{"create", func() error { return st.Create(record.Cookie{ID: tj.gone, Created: created, MaxAge: 24 * time.Hour}) }},
-		{"delete", func() error { return st.Delete(tj.gone) }},
-		{"create", func() error { return st.Create(record.Cookie{ID: tj.expired, Created: created, MaxAge: time.Hour}) }},
+		{"create", func() error {
+			return st.Create(record.Cookie{Digest: record.DigestOf(tj.live), Created: created, MaxAge: 24 * time.Hour})
+		}},
+		{"update", func() error { return st.SetAuth(record.DigestOf(tj.live), tj.liveAuth) }},
+		{"create", func() error {
+			return st.Create(record.Cookie{Digest: record.DigestOf(tj.gone), Created: created, MaxAge: 24 * time.Hour})
+		}},
+		{"delete", func() error { return st.Delete(record.DigestOf(tj.gone), record.ReasonLogout) }},
+		{"create", func() error {
+			return st.Create(record.Cookie{Digest: record.DigestOf(tj.expired), Created: created, MaxAge: time.Hour})
+		}},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -73,10 +81,12 @@ type dumped struct {
 	Offset     int64           `json:"offset"`
 	BatchIndex *int            `json:"batch_index"`
 	Type       string          `json:"type"`
-	ID         string          `json:"id"`
+	Digest     string          `json:"digest"`
 	Created    string          `json:"created"`
 	MaxAgeS    *float64        `json:"max_age_s"`
 	Auth       json.RawMessage `json:"auth"`
+	Reason     string          `json:"reason"`
+	Successor  string          `json:"successor"`
 }
 
 func dump(t *testing.T, path string) []dumped {
@@ -119,15 +129,25 @@ func TestDump(t *testing.T) {
 	}
 	c := lines[0]
 	created, err := time.Parse(time.RFC3339Nano, c.Created)
-	if err != nil || !created.Equal(tj.created) || c.ID != tj.live || c.MaxAgeS == nil || *c.MaxAgeS != 86400 {
+	if err != nil || !created.Equal(tj.created) || c.Digest != record.DigestOf(tj.live).String() || c.MaxAgeS == nil || *c.MaxAgeS != 86400 {
 		t.Errorf("create line = %+v (created %v, err %v), want %s created %v max_age_s 86400", c, created, err, tj.live, tj.created)
 	}
 	var auth map[string]any
 	if err := json.Unmarshal(lines[1].Auth, &auth); err != nil || auth["authid"] != "alice" || auth["authmethod"] != "ticket" {
 		t.Errorf("update auth = %s, want alice by ticket", lines[1].Auth)
 	}
-	if lines[3].ID != tj.gone {
-		t.Errorf("delete line id %q, want %q", lines[3].ID, tj.gone)
+	if lines[3].Digest != record.DigestOf(tj.gone).String() || lines[3].Reason != "logout" {
+		t.Errorf("delete line %+v, want the digest of %q and the reason logout", lines[3], tj.gone)
+	}
+	// The journal and its dump hold digests, never the bearer secret.
+	for _, id := range []string{tj.live, tj.gone, tj.expired} {
+		raw, err := os.ReadFile(tj.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := runCLI(t, "dump", tj.path); strings.Contains(r.stdout, id) || bytes.Contains(raw, []byte(id)) {
+			t.Errorf("the journal or its dump holds the cookie ID %s", id)
+		}
 	}
 }
 
@@ -211,9 +231,9 @@ func TestCompact(t *testing.T) {
 		if d.BatchIndex == nil {
 			t.Errorf("event %+v outside a batch after compaction", d)
 		}
-		ids = append(ids, d.Type+" "+d.ID)
+		ids = append(ids, d.Type+" "+d.Digest)
 	}
-	wantIDs := []string{"create " + tj.live, "update " + tj.live}
+	wantIDs := []string{"cookie " + record.DigestOf(tj.live).String()}
 	if strings.Join(ids, ",") != strings.Join(wantIDs, ",") {
 		t.Errorf("after compaction: %q, want %q", ids, wantIDs)
 	}
@@ -234,7 +254,7 @@ func corruptJournal(t *testing.T) (string, []int64) {
 	}
 	var offs []int64
 	for i := range 5 {
-		ev := record.Create(fmt.Sprintf("cookie%018d", i), time.Now(), time.Hour)
+		ev := record.Create(record.DigestOf(fmt.Sprintf("cookie%018d", i)), time.Now(), time.Hour)
 		p, err := record.AppendEvent(nil, &ev)
 		if err != nil {
 			t.Fatal(err)
@@ -434,5 +454,43 @@ func TestToolsOnLockedJournal(t *testing.T) {
 	}
 	if r := runCLI(t, "verify", path); r.code != 0 {
 		t.Errorf("verify of a held journal: exit %d, stderr %q; want 0", r.code, r.stderr)
+	}
+}
+
+// The tools read a journal of format version 1, whose events hold cookie
+// IDs, and never print an ID from it: dump shows digests. compact rewrites
+// it as version 2.
+func TestToolsOnVersion1(t *testing.T) {
+	path := testkit.V1Journal(t)
+	lines := dump(t, path)
+	if len(lines) != testkit.V1JournalEvents {
+		t.Fatalf("dump printed %d events, want %d", len(lines), testkit.V1JournalEvents)
+	}
+	if lines[0].Digest != record.DigestOf(testkit.V1Live[0].ID).String() {
+		t.Fatalf("first event %+v, want the digest of %s", lines[0], testkit.V1Live[0].ID)
+	}
+	for _, args := range [][]string{{"dump", path}, {"stats", path}, {"verify", path}} {
+		r := runCLI(t, args...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d, %q", args[0], r.code, r.stderr)
+		}
+		for _, c := range testkit.V1Live {
+			if strings.Contains(r.stdout+r.stderr, c.ID) {
+				t.Fatalf("%s printed the cookie ID %s", args[0], c.ID)
+			}
+		}
+	}
+	if r := runCLI(t, "compact", path); r.code != 0 {
+		t.Fatalf("compact: exit %d, %q", r.code, r.stderr)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw[8] != 2 || bytes.Contains(raw, []byte(testkit.V1Live[0].ID)) {
+		t.Fatalf("after compact: version %d, IDs still in the file: %v", raw[8], bytes.Contains(raw, []byte(testkit.V1Live[0].ID)))
+	}
+	if got := dump(t, path); len(got) != len(testkit.V1Live) || got[0].Type != "cookie" {
+		t.Fatalf("after compact, dump shows %d events, first %+v; want %d cookie events", len(got), got[0], len(testkit.V1Live))
 	}
 }
