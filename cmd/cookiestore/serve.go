@@ -35,9 +35,12 @@ With --config it serves a Crossbar-style config file (see 'cookiestore check').
 Relative file names in it resolve against NODEDIR, which defaults to the config
 file's folder, as in a Crossbar node directory.
 
-Logs go to stderr, as logfmt lines. Exit codes: 0 after a clean shutdown, 1 a
-runtime error (a port in use, a journal in use by another process or corrupt),
-2 a bad command line or an invalid config.`,
+Logs go to stderr, as logfmt lines.`,
+		exits: []exit{
+			{exitOK, "a clean shutdown"},
+			{exitFailure, "a runtime error: a port in use, a journal in use by another process or corrupt"},
+			{exitUsage, "a bad command line, or an invalid config"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			configFile := fs.String("config", "", "serve the config `FILE` instead of the built-in default")
 			dir := fs.String("dir", "", "the node directory `NODEDIR`: where the default store lives and relative names resolve (default \""+defaultNodeDir+"\", or the config file's folder with --config)")
