@@ -10,6 +10,7 @@
 //	cookiestore repair  FILE
 //	cookiestore compact FILE
 //	cookiestore stats   [--json] FILE
+//	cookiestore version
 //
 // Run `cookiestore help COMMAND` for the details of one command. Exit codes:
 // 0 success, 1 a runtime error (or, for verify, a damaged file), 2 a usage

@@ -178,6 +178,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"verify", "a", "b"}, "too many arguments: a b"},
 		{[]string{"stats", "--json=maybe", "x"}, `invalid boolean value "maybe" for --json`},
 		{[]string{"compact", "--force", "x"}, "unknown flag --force"},
+		{[]string{"version", "extra"}, `unexpected argument "extra"`},
+		{[]string{"version", "--short"}, "unknown flag --short"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -79,7 +79,7 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 	defer stop()
 
 	stores := &node.Opener{Logger: log}
-	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
+	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open, Version: buildVersion()})
 	if err != nil {
 		return err
 	}
