@@ -55,6 +55,7 @@ func commands() []*command {
 		repairCommand(),
 		compactCommand(),
 		statsCommand(),
+		revokeCommand(),
 		versionCommand(),
 	}
 }

@@ -178,6 +178,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"verify", "a", "b"}, "too many arguments: a b"},
 		{[]string{"stats", "--json=maybe", "x"}, `invalid boolean value "maybe" for --json`},
 		{[]string{"compact", "--force", "x"}, "unknown flag --force"},
+		{[]string{"revoke"}, "missing AUTHID argument"},
+		{[]string{"revoke", "--dir", "d"}, "missing AUTHID argument"},
+		{[]string{"revoke", "alice", "bob"}, "too many arguments: alice bob"},
+		{[]string{"revoke", "--config", "c.json", "--dir", "d", "alice"}, "--config and --dir exclude each other"},
+		{[]string{"revoke", "--force", "alice"}, "unknown flag --force"},
+		{[]string{"revoke", ""}, "AUTHID is empty"},
 		{[]string{"version", "extra"}, `unexpected argument "extra"`},
 		{[]string{"version", "--short"}, "unknown flag --short"},
 	}

@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"cookiestore/config"
-	"cookiestore/httpd"
 	"cookiestore/node"
 )
 
@@ -34,6 +33,11 @@ principals), /status and /metrics, and a file store in NODEDIR/cookies.dat.
 With --config it serves a Crossbar-style config file (see 'cookiestore check').
 Relative file names in it resolve against NODEDIR, which defaults to the config
 file's folder, as in a Crossbar node directory.
+
+While it runs, serve answers 'cookiestore revoke' on the control socket
+NODEDIR/cookiestore.sock (mode 0600), and removes it at shutdown. A socket left
+by a server that crashed is replaced; a second server on the same NODEDIR is
+refused.
 
 Logs go to stderr, as logfmt lines.`,
 		exits: []exit{
@@ -78,16 +82,15 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stores := &node.Opener{Logger: log}
-	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open, Version: buildVersion()})
+	n, err := node.New(cfg, node.Options{Dir: dir, Logger: log, Version: buildVersion()})
 	if err != nil {
 		return err
 	}
-	if err := srv.Listen(); err != nil {
-		_ = srv.Close()
+	if err := n.Listen(); err != nil {
+		_ = n.Close()
 		return err
 	}
-	if err := srv.Serve(ctx); err != nil {
+	if err := n.Serve(ctx); err != nil {
 		return err
 	}
 	log.Info("stopped")
