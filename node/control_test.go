@@ -453,16 +453,18 @@ func TestRevokeStoppedErrors(t *testing.T) {
 		}
 	})
 	t.Run("nats store", func(t *testing.T) {
-		// A nats store is opened as any other; this build cannot yet, and
-		// the other stores are revoked all the same.
+		// A nats store is opened as any other store. This one fails (a
+		// build without nats stores says so; one with them finds nothing
+		// on port 1), and the other stores are revoked all the same.
 		dir := t.TempDir()
 		seed(t, filepath.Join(dir, "cookies.dat"), clk, "alice")
 		cfg := parseConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080}, "paths": {
-			"a": {"type": "websocket", "cookie": {"name": "ca", "store": {"type": "nats", "url": "nats://127.0.0.1:4222"}}},
+			"a": {"type": "websocket", "cookie": {"name": "ca", "store": {"type": "nats", "url": "nats://127.0.0.1:1"}}},
 			"b": {"type": "websocket", "cookie": {"name": "cb", "store": {"type": "file", "filename": "cookies.dat"}}}}}]}`, dir)
 		rep, err := Revoke(context.Background(), cfg, dir, "alice", &Opener{Clock: clk.Now})
-		if !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), `transports[0].paths.a.cookie.store: store type "nats": not supported yet`) {
-			t.Fatalf("Revoke = %v", err)
+		if err == nil || !strings.Contains(err.Error(), `transports[0].paths.a.cookie.store: `) ||
+			!(errors.Is(err, ErrNotSupported) || strings.Contains(err.Error(), "nats://127.0.0.1:1")) {
+			t.Fatalf("Revoke = %v, want the nats store's error", err)
 		}
 		if len(rep.Stores) != 2 || rep.Stores[1].Cookies != 1 || rep.Stores[1].Err != nil {
 			t.Fatalf("report %+v: want the file store revoked", rep)
@@ -472,6 +474,68 @@ func TestRevokeStoppedErrors(t *testing.T) {
 		dir := t.TempDir()
 		if _, err := Revoke(context.Background(), config.Default(dir), dir, "", nil); err == nil {
 			t.Fatal("Revoke with an empty authid succeeded")
+		}
+	})
+}
+
+// catchingUp is a store that catches up in the background, as a nats store
+// does: it becomes ready after a number of questions.
+type catchingUp struct {
+	httpd.Store
+	mu      sync.Mutex
+	asked   int
+	readyAt int // -1 = never
+	early   bool
+}
+
+func (c *catchingUp) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked++
+	return c.readyAt >= 0 && c.asked >= c.readyAt
+}
+
+func (c *catchingUp) DeleteByAuthID(authid string) ([]record.Digest, error) {
+	c.mu.Lock()
+	c.early = c.readyAt < 0 || c.asked < c.readyAt
+	c.mu.Unlock()
+	return c.Store.DeleteByAuthID(authid)
+}
+
+// TestRevokeWaitsForReadiness: a stopped node's store that catches up in
+// the background is revoked only once it knows every cookie.
+func TestRevokeWaitsForReadiness(t *testing.T) {
+	clk := testkit.NewClock()
+	cfg := parseConfig(t, `{"transports": [{"type": "websocket", "endpoint": {"type": "tcp", "port": 8080},
+		"cookie": {"store": {"type": "memory"}}}]}`, t.TempDir())
+	run := func(t *testing.T, readyAt int, timeout time.Duration) (*catchingUp, Report, error) {
+		t.Helper()
+		ms := (&Opener{Clock: clk.Now}).Open
+		st, err := ms(config.Store{Type: config.StoreMemory}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := record.Cookie{Digest: record.DigestOf("ALICEcookie_0123456789ab"), Created: clk.Now(), MaxAge: time.Hour,
+			Auth: record.Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: config.DefaultRealm}}
+		if err := st.Create(c); err != nil {
+			t.Fatal(err)
+		}
+		store := &catchingUp{Store: st, readyAt: readyAt}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		rep, err := revokeStopped(ctx, cfg, "alice", func(config.Store) (httpd.Store, error) { return store, nil }, "sock")
+		return store, rep, err
+	}
+	t.Run("ready later", func(t *testing.T) {
+		store, rep, err := run(t, 3, 10*time.Second)
+		if err != nil || rep.Cookies() != 1 || store.early {
+			t.Fatalf("report %+v, %v; deleted before ready: %v", rep, err, store.early)
+		}
+	})
+	t.Run("never ready", func(t *testing.T) {
+		_, rep, err := run(t, -1, 100*time.Millisecond)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not catch up") || rep.Cookies() != 0 {
+			t.Fatalf("report %+v, %v; want the deadline and nothing deleted", rep, err)
 		}
 	})
 }

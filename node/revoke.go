@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"cookiestore/config"
+	"cookiestore/httpd"
 	"cookiestore/journal"
+	"cookiestore/record"
 )
 
 // Report is what a revocation did.
@@ -93,7 +95,8 @@ func Revoke(ctx context.Context, cfg *config.Config, dir, authid string, stores 
 	if stores == nil {
 		stores = &Opener{}
 	}
-	return revokeStopped(cfg, authid, stores, sock)
+	open := func(sc config.Store) (httpd.Store, error) { return stores.Open(sc, nil) }
+	return revokeStopped(ctx, cfg, authid, open, sock)
 }
 
 // revokeRunning asks the node that listens on sock. It returns running
@@ -154,12 +157,12 @@ func revokeRunning(ctx context.Context, sock, authid string) (Report, bool, erro
 }
 
 // revokeStopped opens the stores of cfg one at a time and deletes.
-func revokeStopped(cfg *config.Config, authid string, stores *Opener, sock string) (Report, error) {
+func revokeStopped(ctx context.Context, cfg *config.Config, authid string, open func(config.Store) (httpd.Store, error), sock string) (Report, error) {
 	rep := Report{AuthID: authid}
 	var errs []error
 	for _, s := range storesOf(cfg) {
 		r := StoreReport{Service: s.service, Store: s.sc.Type}
-		r.Cookies, r.Err = revokeIn(s.sc, authid, stores, sock)
+		r.Cookies, r.Err = revokeIn(ctx, s.sc, authid, open, sock)
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("%s.cookie.store: %w", s.service, r.Err))
 		}
@@ -169,24 +172,54 @@ func revokeStopped(cfg *config.Config, authid string, stores *Opener, sock strin
 }
 
 // revokeIn deletes the cookies of authid from the store sc describes.
-func revokeIn(sc config.Store, authid string, stores *Opener, sock string) (int, error) {
+func revokeIn(ctx context.Context, sc config.Store, authid string, open func(config.Store) (httpd.Store, error), sock string) (int, error) {
 	if sc.Type == config.StoreFile {
 		if _, err := os.Stat(sc.Filename); errors.Is(err, fs.ErrNotExist) {
 			return 0, nil // no journal, no cookies: and none is created
 		}
 	}
-	st, err := stores.Open(sc, nil)
+	st, err := open(sc)
 	if errors.Is(err, journal.ErrLocked) {
 		return 0, fmt.Errorf("%w, and nothing answers on %s: a node of another node directory, or one starting or stopping, holds it", err, sock)
 	}
 	if err != nil {
 		return 0, err
 	}
-	deleted, err := st.DeleteByAuthID(authid)
+	var deleted []record.Digest
+	if err = waitReady(ctx, st); err == nil {
+		deleted, err = st.DeleteByAuthID(authid)
+	}
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
 	return len(deleted), err
+}
+
+// readiness is implemented by a store that catches up with its source in
+// the background after it opens, as a nats store catches up with its
+// stream; until Ready it may not know every cookie of a principal.
+type readiness interface{ Ready() bool }
+
+// readyPoll is how often waitReady asks a store whether it is ready.
+const readyPoll = 20 * time.Millisecond
+
+// waitReady returns once st holds everything it will know, so that a
+// DeleteByAuthID misses no cookie, or ctx's error.
+func waitReady(ctx context.Context, st httpd.Store) error {
+	r, ok := st.(readiness)
+	if !ok {
+		return nil
+	}
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	for !r.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the store did not catch up before revoking: %w", context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // aStore is one cookie block's store and the service it belongs to.
