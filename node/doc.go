@@ -66,7 +66,8 @@
 //	→ {"v":1,"op":"revoke","authid":"alice"}
 //	← {"v":1,"revoked":[{"service":"transports[0].paths.ws","store":"file","cookies":2,"connections":3}]}
 //
-// "revoked" has one entry per WebSocket service, in config order: the
+// "revoked" has one entry per WebSocket service, in config order (a web
+// transport's paths sorted by URL path, as the server builds them): the
 // service's JSON path, its store type ("memory", "file", "nats", or "" when
 // it tracks no cookies), the cookies deleted and the connections closed
 // with 4002 "revoked". An entry whose store failed also has "error", and its

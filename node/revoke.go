@@ -76,6 +76,9 @@ func (r Report) Connections() int {
 //
 // A "nats" store is opened as any other store, and its deletions are
 // written to the stream; every node on the stream closes the connections.
+// A store that catches up with its source in the background (one that has
+// a Ready method, as a nats store does) is revoked once it has caught up,
+// so that no cookie of the principal is missed; ctx bounds the wait.
 func Revoke(ctx context.Context, cfg *config.Config, dir, authid string, stores *Opener) (Report, error) {
 	if authid == "" {
 		return Report{}, errors.New("revoke: empty authid")
