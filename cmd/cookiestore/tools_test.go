@@ -466,6 +466,18 @@ func TestVerifyTornTail(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, fmt.Sprintf("offset %d", offs[4])) || !strings.Contains(r.stderr, "torn tail") {
 		t.Errorf("exit %d, stderr %q: want 1, the offset and a torn tail", r.code, r.stderr)
 	}
+	// compact cuts it off, as serve would, counts the journal without it,
+	// and says so.
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "compact", path)
+	want := fmt.Sprintf("compacted from %d to ", offs[4])
+	tail := fmt.Sprintf("; a torn tail of %d bytes was cut off first\n", fi.Size()-offs[4])
+	if r.code != 0 || !strings.Contains(r.stdout, want) || !strings.HasSuffix(r.stdout, tail) {
+		t.Errorf("compact: exit %d, stdout %q, stderr %q; want %q and %q", r.code, r.stdout, r.stderr, want, tail)
+	}
 }
 
 func TestToolsOnMissingOrWrongFiles(t *testing.T) {
