@@ -76,7 +76,7 @@ func TestCheck(t *testing.T) {
 			name:       "seed file-store example",
 			config:     seedFileConfig,
 			wantCode:   0,
-			wantStdout: "ok, 1 transport(s)",
+			wantStdout: "ok, 1 transport\n",
 		},
 		{
 			name: "three problems, each with its JSON path",
