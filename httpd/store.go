@@ -25,6 +25,26 @@ type Store interface {
 	Close() error
 }
 
+// Notifier is implemented by a store whose cookies can be deleted
+// elsewhere: by another node on a shared store, or by the store's own
+// expiry. The tracker subscribes when it is built and cancels when it shuts
+// down. fn gets every Delete event (ev.Kind == record.KindDelete), also of
+// the deletes that this tracker made itself, and must be called without
+// locks of the store held: the tracker closes the cookie's local
+// connections with the code of ev.Reason (ReasonLogout 4001 "logged out",
+// ReasonRevoke 4002 "revoked", ReasonExpired 4003 "expired") or, for
+// ReasonRotated, moves them to ev.Successor without giving them its auth.
+type Notifier interface {
+	Subscribe(fn func(ev record.Event)) (cancel func())
+}
+
+// Readiness is implemented by a store that needs time before it can answer,
+// such as one that catches up with a stream. Until Ready returns true,
+// handshakes and rotations get 503 and /status says "ready": false.
+type Readiness interface {
+	Ready() bool
+}
+
 // StoreStats is what a store reports to /status and /metrics. Fields that a
 // backend does not have stay zero.
 type StoreStats struct {

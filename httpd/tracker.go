@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +16,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/config"
-	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
@@ -31,25 +28,6 @@ const (
 	// CloseRevoked closes the connections of a principal revoked by
 	// Tracker.Revoke.
 	CloseRevoked = 4002
-)
-
-// Handshake outcomes, as counted by the cookiestore_handshakes_total metric.
-const (
-	handshakeNew       = "new"       // a new cookie was issued
-	handshakeReturning = "returning" // a known cookie was reused
-	handshakeUntracked = "untracked" // tracking is off on the service
-	handshakeRefused   = "refused"   // origin, connection cap or shutdown
-	handshakeError     = "error"     // the store failed or the upgrade failed
-)
-
-// Limits of the handshake.
-const (
-	// maxCandidates bounds the cookie values looked up per handshake, so a
-	// header that repeats the name thousands of times costs little.
-	maxCandidates = 8
-	// maxCreateAttempts bounds the draws of a new ID. With 144 random bits
-	// a collision is already unheard of; three in a row means a broken Rand.
-	maxCreateAttempts = 3
 )
 
 // Default timings of a connection. Tests shorten them.
@@ -194,11 +172,12 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 	return t, nil
 }
 
-// ServeHTTP performs the handshake and then serves the connection until it
-// closes. The answers that refuse a handshake are 403 for a foreign origin,
-// 429 for a cookie at its connection cap, and 503 when the store cannot
-// keep a new cookie or the tracker is shutting down; the upgrader answers
-// 400 or 405 to requests that are not WebSocket handshakes.
+// ServeHTTP serves the WebSocket service: a handshake, and then the
+// connection until it closes. The answers that refuse a handshake are 403
+// for a foreign origin, 429 for a cookie at its connection cap, and 503
+// when the store cannot keep a new cookie or the tracker is shutting down;
+// the upgrader answers 400 or 405 to requests that are not WebSocket
+// handshakes.
 func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isHandshake(r) {
 		// No cookie work for what cannot become a WebSocket: the upgrader
@@ -206,241 +185,7 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = t.upgrader.Upgrade(w, r, nil)
 		return
 	}
-	t.active.Add(1)
-	defer t.active.Add(-1)
-	if t.closing.Load() {
-		t.refuse(w, http.StatusServiceUnavailable, "server is shutting down", handshakeRefused)
-		return
-	}
-	if !t.originAllowed(r) {
-		t.log.Info("websocket origin refused", "remote", r.RemoteAddr, "origin", clip(r.Header.Get("Origin"), 256), "host", clip(r.Host, 256))
-		t.refuse(w, http.StatusForbidden, "origin not allowed", handshakeRefused)
-		return
-	}
-
-	c := newConn(t, r)
-	defer c.cancel()
-	result := handshakeUntracked
-	var header http.Header
-	if t.cookie == nil {
-		t.reg.add(c, record.Digest{}, 0)
-	} else {
-		issued, status, msg := t.track(c, r)
-		if status != 0 {
-			outcome := handshakeRefused
-			if status == http.StatusServiceUnavailable {
-				outcome = handshakeError
-			}
-			t.refuse(w, status, msg, outcome)
-			return
-		}
-		result = handshakeReturning
-		if c.isNew {
-			result = handshakeNew
-			header = http.Header{"Set-Cookie": {t.setCookie(issued, r)}}
-		}
-	}
-	// Shutdown marks the tracker closing before it closes the registered
-	// connections, so a handshake that registered after that sweep sees
-	// the mark here.
-	if t.closing.Load() {
-		t.reg.remove(c)
-		t.refuse(w, http.StatusServiceUnavailable, "server is shutting down", handshakeRefused)
-		return
-	}
-	ws, err := t.upgrader.Upgrade(w, r, header)
-	if err != nil {
-		t.reg.remove(c)
-		c.t.log.Info("websocket upgrade failed", "remote", c.remote, "visitor", c.visitor, "err", err)
-		t.count(handshakeError)
-		return
-	}
-	t.count(result)
-	c.serve(ws)
-}
-
-// refuse answers a handshake with an HTTP error.
-func (t *Tracker) refuse(w http.ResponseWriter, status int, msg, result string) {
-	t.count(result)
-	http.Error(w, msg, status)
-}
-
-func (t *Tracker) count(result string) {
-	if t.onHandshake != nil {
-		t.onHandshake(result)
-	}
-}
-
-// isHandshake reports whether r asks for a WebSocket upgrade at all.
-func isHandshake(r *http.Request) bool {
-	return r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) &&
-		r.Header.Get("Sec-Websocket-Key") != ""
-}
-
-// track finds the request's cookie or issues a new one, and registers c
-// under it. It returns the ID of a cookie it issued, for the Set-Cookie
-// header: the only place an ID goes. A non-zero status refuses the
-// handshake.
-func (t *Tracker) track(c *Conn, r *http.Request) (issued string, status int, msg string) {
-	cc := t.cookie
-	var tried [maxCandidates]record.Digest
-	n := 0
-	for _, v := range CookieValues(r.Header.Values("Cookie"), cc.Name) {
-		// A malformed value never reaches the store, and only IDs the
-		// store issued are reused: a client cannot choose its ID.
-		if !record.ValidID(v, cc.Length) {
-			continue
-		}
-		d := record.DigestOf(v)
-		// A value planted many times counts once, so that copies of it
-		// cannot push the browser's own cookie past the cap.
-		if slices.Contains(tried[:n], d) {
-			continue
-		}
-		if n == maxCandidates {
-			break
-		}
-		tried[n] = d
-		n++
-		ck, ok := t.live(d)
-		if !ok {
-			continue
-		}
-		c.setCookie(ck, visitorOf(v), false)
-		if !t.reg.add(c, d, t.maxPerCookie) {
-			c.t.log.Info("websocket refused: too many connections on one cookie", "remote", c.remote, "visitor", c.visitor, "limit", t.maxPerCookie)
-			return "", http.StatusTooManyRequests, "too many connections for this cookie"
-		}
-		// A logout that ran between the lookup and the registration did
-		// not see this connection; look again now that a logout would.
-		if ck, ok = t.live(d); !ok {
-			t.reg.remove(c)
-			continue
-		}
-		c.mu.Lock()
-		c.cookie = ck // the freshest auth
-		c.mu.Unlock()
-		return "", 0, ""
-	}
-
-	for attempt := 1; ; attempt++ {
-		id, err := record.NewID(t.rand, cc.Length)
-		if err != nil {
-			t.log.Error("cannot draw a cookie ID", "remote", r.RemoteAddr, "err", err)
-			return "", http.StatusServiceUnavailable, "cannot issue a tracking cookie"
-		}
-		ck := record.Cookie{Digest: record.DigestOf(id), Created: t.now(), MaxAge: cc.MaxAge}
-		// Create returns once the cookie is as durable as store.sync
-		// promises; only then may the browser get it.
-		err = t.store.Create(ck)
-		if err == nil {
-			c.setCookie(ck, visitorOf(id), true)
-			t.reg.add(c, ck.Digest, 0)
-			return id, 0, ""
-		}
-		// A live cookie under the digest is what a collision looks like.
-		if errors.Is(err, memstore.ErrExists) && attempt < maxCreateAttempts {
-			continue
-		}
-		t.log.Error("cannot store a new cookie; handshake refused", "remote", r.RemoteAddr, "err", err)
-		return "", http.StatusServiceUnavailable, "cannot store a tracking cookie, try again later"
-	}
-}
-
-// live returns cookie d if the store has it and it has not expired. The
-// clock check is the tracker's own, so a store that is slow to purge cannot
-// revive an expired cookie.
-func (t *Tracker) live(d record.Digest) (record.Cookie, bool) {
-	ck, ok := t.store.Get(d)
-	if !ok || ck.ExpiredAt(t.now()) {
-		return record.Cookie{}, false
-	}
-	return ck, true
-}
-
-// setCookie returns the Set-Cookie header of a new cookie.
-func (t *Tracker) setCookie(id string, r *http.Request) string {
-	cc := t.cookie
-	hc := http.Cookie{
-		Name:     cc.Name,
-		Value:    id,
-		Path:     "/",
-		MaxAge:   int(cc.MaxAge / time.Second),
-		HttpOnly: !cc.ScriptReadable,
-		Secure:   cc.Secure || r.TLS != nil,
-		SameSite: cc.SameSite,
-	}
-	return hc.String()
-}
-
-// originAllowed is the origin check: no Origin header (not a browser), the
-// same host as the request, or a match of an allowed_origins pattern.
-func (t *Tracker) originAllowed(r *http.Request) bool {
-	values := r.Header.Values("Origin")
-	switch len(values) {
-	case 0:
-		return true
-	case 1:
-	default:
-		return false
-	}
-	origin := strings.ToLower(values[0])
-	u, err := url.Parse(origin)
-	host := ""
-	if err == nil {
-		host = u.Host
-		if host != "" && stripDefaultPort(host, u.Scheme == "https" || u.Scheme == "wss") ==
-			stripDefaultPort(strings.ToLower(r.Host), r.TLS != nil) {
-			return true
-		}
-	}
-	for _, p := range t.origins {
-		if globMatch(p, origin) {
-			return true
-		}
-		// A pattern without a scheme names hosts, e.g. "*.example.com".
-		if host != "" && !strings.Contains(p, "://") && globMatch(p, host) {
-			return true
-		}
-	}
-	return false
-}
-
-// stripDefaultPort drops ":443" (tls) or ":80" from a host so that
-// "example.com" and "example.com:443" compare equal under TLS.
-func stripDefaultPort(host string, tls bool) string {
-	if tls {
-		return strings.TrimSuffix(host, ":443")
-	}
-	return strings.TrimSuffix(host, ":80")
-}
-
-// globMatch reports whether s matches pattern, where "*" matches any run of
-// characters, as in Crossbar's allowed_origins. Greedy matching with one
-// backtrack point keeps it linear in practice.
-func globMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case p < len(pattern) && pattern[p] == s[i]:
-			p++
-			i++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
+	t.handshake(w, r)
 }
 
 // Connections returns the number of live connections.
