@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -32,19 +33,25 @@ type Conn struct {
 	t       *Tracker
 	ctx     context.Context
 	cancel  context.CancelFunc
-	remote  string
-	digest  record.Digest // the registry key: the cookie's digest, or zero untracked; set by registry.add
+	remote  string     // the peer's address, as http.Request has it
+	client  netip.Addr // the client's address: the peer, or behind a trusted proxy, from X-Forwarded-For
 	tracked bool
 	isNew   bool
-	visitor string
 
-	mu       sync.Mutex
-	cookie   record.Cookie
-	auth     record.Auth // the connection's effective auth, as in its hello
-	authProv string      // providerStatic, providerCookie, providerAnonymous or ""
-	closing  bool
-	code     int
-	reason   string
+	// Guarded by the registry's mutex: a rotation moves the connection.
+	digest  record.Digest // the registry key: the cookie's digest, or zero untracked
+	expires int64         // when the cookie it presented expires, Unix nanoseconds
+
+	mu        sync.Mutex
+	visitor   string        // the non-secret name of the cookie the client holds
+	presented record.Digest // the cookie the client holds: cookie auth applies to it only
+	cookie    record.Cookie
+	auth      record.Auth // the connection's effective auth, as in its hello
+	authProv  string      // providerStatic, providerCookie, providerAnonymous or ""
+	leaving   bool        // it is logging out: the cookie's deletion does not close it with 4001
+	closing   bool
+	code      int
+	reason    string
 
 	send     chan []byte   // frames for the writer
 	closeReq chan struct{} // closed by Close
@@ -65,23 +72,30 @@ func FromContext(ctx context.Context) (*Conn, bool) {
 // not registered yet.
 func newConn(t *Tracker, r *http.Request, adm admission) *Conn {
 	c := &Conn{
-		t:        t,
-		remote:   r.RemoteAddr,
-		tracked:  t.cookie != nil,
-		isNew:    adm.issued != "",
-		visitor:  adm.visitor,
-		cookie:   adm.cookie,
-		send:     make(chan []byte, sendQueue),
-		closeReq: make(chan struct{}),
-		done:     make(chan struct{}),
+		t:         t,
+		remote:    r.RemoteAddr,
+		client:    adm.client,
+		tracked:   t.cookie != nil,
+		isNew:     adm.issued != "",
+		visitor:   adm.visitor,
+		presented: adm.cookie.Digest,
+		cookie:    adm.cookie,
+		send:      make(chan []byte, sendQueue),
+		closeReq:  make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(r.Context(), connKey{}, c))
 	return c
 }
 
 // Visitor returns the non-secret, stable name of the connection's cookie
-// (16 hex digits), or "" when tracking is off.
-func (c *Conn) Visitor() string { return c.visitor }
+// (16 hex digits), or "" when tracking is off. It changes when the
+// connection's own login rotates the cookie.
+func (c *Conn) Visitor() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.visitor
+}
 
 // Cookie returns the connection's cookie as the store knows it, by its
 // digest, with the auth stored on it as of the handshake or the
@@ -112,8 +126,13 @@ func (c *Conn) provider() string {
 // IsNew reports whether the handshake issued the connection's cookie.
 func (c *Conn) IsNew() bool { return c.isNew }
 
-// RemoteAddr returns the client's network address, as http.Request has it.
+// RemoteAddr returns the peer's network address, as http.Request has it.
 func (c *Conn) RemoteAddr() string { return c.remote }
+
+// ClientAddr returns the client's IP address: the peer's, or, when the peer
+// is one of options.trusted_proxies, the one that X-Forwarded-For names.
+// It is the address that the limits per client count by.
+func (c *Conn) ClientAddr() netip.Addr { return c.client }
 
 // Context returns a context that carries the connection (see FromContext)
 // and the values of the handshake request, and that is cancelled when the
@@ -125,10 +144,10 @@ func (c *Conn) Context() context.Context { return c.ctx }
 func (c *Conn) Send(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("send to visitor %s: %w", c.visitor, err)
+		return fmt.Errorf("send to visitor %s: %w", c.Visitor(), err)
 	}
 	if !c.enqueue(b) {
-		return fmt.Errorf("send to visitor %s: connection is closing", c.visitor)
+		return fmt.Errorf("send to visitor %s: connection is closing", c.Visitor())
 	}
 	return nil
 }
@@ -197,7 +216,7 @@ func (c *Conn) enqueue(b []byte) bool {
 	case c.send <- b:
 		return true
 	default:
-		c.t.log.Warn("client does not read its messages; closing", "visitor", c.visitor, "remote", c.remote)
+		c.t.log.Warn("client does not read its messages; closing", "visitor", c.Visitor(), "remote", c.remote)
 		c.Close(websocket.ClosePolicyViolation, "too many unread messages")
 		return false
 	}
@@ -224,8 +243,9 @@ func (c *Conn) serve(ws *websocket.Conn) {
 		_ = ws.NetConn().Close()
 		<-written
 		t.reg.remove(c)
+		t.rot.forget(c)
 		c.cancel()
-		c.t.log.Debug("websocket closed", "remote", c.remote, "visitor", c.visitor)
+		c.t.log.Debug("websocket closed", "remote", c.remote, "visitor", c.Visitor())
 		if announced && t.hooks.OnClose != nil {
 			t.hooks.OnClose(c)
 		}
@@ -236,7 +256,7 @@ func (c *Conn) serve(ws *websocket.Conn) {
 	if !c.isClosing() {
 		announced = true
 		cookieAuth := c.initAuth()
-		c.t.log.Debug("websocket open", "remote", c.remote, "visitor", c.visitor, "new", c.isNew, "authid", c.Auth().AuthID)
+		c.t.log.Debug("websocket open", "remote", c.remote, "visitor", c.Visitor(), "new", c.isNew, "authid", c.Auth().AuthID)
 		if t.hooks.OnConnect != nil {
 			t.hooks.OnConnect(c)
 		}
@@ -250,7 +270,7 @@ func (c *Conn) serve(ws *websocket.Conn) {
 		typ, data, err := ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.t.log.Info("websocket message over the size limit; closed with 1009", "remote", c.remote, "visitor", c.visitor, "limit", t.maxMessage)
+				c.t.log.Info("websocket message over the size limit; closed with 1009", "remote", c.remote, "visitor", c.Visitor(), "limit", t.maxMessage)
 				c.linger(ws)
 			}
 			return

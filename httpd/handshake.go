@@ -3,7 +3,9 @@ package httpd
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,6 +43,7 @@ type admission struct {
 	cookie  record.Cookie // zero when tracking is off
 	issued  string        // the ID of a cookie issued now, for Set-Cookie; "" when reused
 	visitor string        // the non-secret name of the cookie
+	client  netip.Addr    // the client's address, which the limits count by
 }
 
 // refusal is an HTTP answer that ends a handshake.
@@ -61,6 +64,10 @@ func (t *Tracker) handshake(w http.ResponseWriter, r *http.Request) {
 	if !t.originAllowed(r) {
 		t.log.Info("websocket origin refused", "remote", r.RemoteAddr, "origin", clip(r.Header.Get("Origin"), 256), "host", clip(r.Host, 256))
 		t.refuse(w, refusal{http.StatusForbidden, "origin not allowed"}, handshakeRefused)
+		return
+	}
+	if t.cookie != nil && !t.ready() {
+		t.refuse(w, refusal{http.StatusServiceUnavailable, "the cookie store is not ready, try again later"}, handshakeRefused)
 		return
 	}
 
@@ -90,7 +97,7 @@ func (t *Tracker) handshake(w http.ResponseWriter, r *http.Request) {
 	ws, err := t.upgrader.Upgrade(w, r, header)
 	if err != nil {
 		t.reg.remove(c)
-		t.log.Info("websocket upgrade failed", "remote", c.remote, "visitor", c.visitor, "err", err)
+		t.log.Info("websocket upgrade failed", "remote", c.remote, "visitor", c.Visitor(), "err", err)
 		t.count(handshakeError)
 		return
 	}
@@ -104,26 +111,32 @@ func (t *Tracker) handshake(w http.ResponseWriter, r *http.Request) {
 // registered: a logout that ran in between did not see the connection, so
 // the cookie is then treated as absent.
 func (t *Tracker) admit(r *http.Request) (c *Conn, issued, result string, no *refusal) {
+	client := t.clientAddr(r)
 	if t.cookie == nil {
-		c = newConn(t, r, admission{})
-		t.reg.add(c, record.Digest{}, 0)
+		c = newConn(t, r, admission{client: client})
+		t.reg.add(c, record.Digest{}, 0, 0)
 		return c, "", handshakeUntracked, nil
 	}
+	defer func() {
+		if c != nil {
+			t.startSweep()
+		}
+	}()
 	var skip []record.Digest
 	for {
-		adm, no := t.resolve(r, skip)
+		adm, no := t.resolve(r, client, skip)
 		if no != nil {
 			return nil, "", "", no
 		}
 		c = newConn(t, r, adm)
-		d := adm.cookie.Digest
+		d, expires := adm.cookie.Digest, adm.cookie.Expires().UnixNano()
 		if adm.issued != "" {
-			t.reg.add(c, d, 0)
+			t.reg.add(c, d, expires, 0)
 			return c, adm.issued, handshakeNew, nil
 		}
-		if !t.reg.add(c, d, t.maxPerCookie) {
+		if !t.reg.add(c, d, expires, t.maxPerCookie) {
 			c.cancel()
-			t.log.Info("websocket refused: too many connections on one cookie", "remote", c.remote, "visitor", c.visitor, "limit", t.maxPerCookie)
+			t.log.Info("websocket refused: too many connections on one cookie", "remote", c.remote, "visitor", c.Visitor(), "limit", t.maxPerCookie)
 			return nil, "", "", &refusal{http.StatusTooManyRequests, "too many connections for this cookie"}
 		}
 		if ck, ok := t.live(d); ok {
@@ -134,13 +147,14 @@ func (t *Tracker) admit(r *http.Request) (c *Conn, issued, result string, no *re
 		}
 		t.reg.remove(c)
 		c.cancel()
+		c = nil
 		skip = append(skip, d)
 	}
 }
 
 // resolve finds the browser's cookie among the values of the Cookie
 // header, or issues a new one. skip are cookies to treat as absent.
-func (t *Tracker) resolve(r *http.Request, skip []record.Digest) (admission, *refusal) {
+func (t *Tracker) resolve(r *http.Request, client netip.Addr, skip []record.Digest) (admission, *refusal) {
 	cc := t.cookie
 	var tried [maxCandidates]record.Digest
 	n := 0
@@ -165,17 +179,21 @@ func (t *Tracker) resolve(r *http.Request, skip []record.Digest) (admission, *re
 			continue
 		}
 		if ck, ok := t.live(d); ok {
-			return admission{cookie: ck, visitor: visitorOf(v)}, nil
+			return admission{cookie: ck, visitor: visitorOf(v), client: client}, nil
 		}
 	}
-	return t.issue(r)
+	return t.issue(r, client)
 }
 
-// issue draws a new ID and creates its cookie. Create returns once the
-// cookie is as durable as store.sync promises; only then may the browser
-// get it.
-func (t *Tracker) issue(r *http.Request) (admission, *refusal) {
+// issue draws a new ID and creates its cookie, if the client's address
+// has a new cookie left in its bucket. Create returns once the cookie is as
+// durable as store.sync promises; only then may the browser get it.
+func (t *Tracker) issue(r *http.Request, client netip.Addr) (admission, *refusal) {
 	cc := t.cookie
+	if !t.clients.takeCookie(client, t.now()) {
+		t.log.Info("websocket refused: too many new cookies for the client address", "client", client)
+		return admission{}, &refusal{http.StatusTooManyRequests, "too many new cookies from this address, try again later"}
+	}
 	for attempt := 1; ; attempt++ {
 		id, err := record.NewID(t.rand, cc.Length)
 		if err != nil {
@@ -185,7 +203,7 @@ func (t *Tracker) issue(r *http.Request) (admission, *refusal) {
 		ck := record.Cookie{Digest: record.DigestOf(id), Created: t.now(), MaxAge: cc.MaxAge}
 		err = t.store.Create(ck)
 		if err == nil {
-			return admission{cookie: ck, issued: id, visitor: visitorOf(id)}, nil
+			return admission{cookie: ck, issued: id, visitor: visitorOf(id), client: client}, nil
 		}
 		// A live cookie under the digest is what a collision looks like.
 		if errors.Is(err, memstore.ErrExists) && attempt < maxCreateAttempts {
@@ -216,7 +234,8 @@ func (t *Tracker) setCookie(id string, r *http.Request) string {
 		Path:     "/",
 		MaxAge:   int(cc.MaxAge / time.Second),
 		HttpOnly: !cc.ScriptReadable,
-		Secure:   cc.Secure || r.TLS != nil,
+		// Browsers refuse a __Host- or __Secure- cookie without Secure.
+		Secure:   cc.Secure || r.TLS != nil || strings.HasPrefix(cc.Name, "__Host-") || strings.HasPrefix(cc.Name, "__Secure-"),
 		SameSite: cc.SameSite,
 	}
 	return hc.String()

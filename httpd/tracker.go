@@ -1,13 +1,14 @@
 package httpd
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,8 +27,11 @@ const (
 	// logged out, by a "logout" message or by Tracker.Logout.
 	CloseLoggedOut = 4001
 	// CloseRevoked closes the connections of a principal revoked by
-	// Tracker.Revoke.
+	// Tracker.Revoke, on this node or, through a Notifier store, another.
 	CloseRevoked = 4002
+	// CloseExpired closes the connections of a cookie whose max_age has
+	// passed.
+	CloseExpired = 4003
 )
 
 // Default timings of a connection. Tests shorten them.
@@ -36,7 +40,12 @@ const (
 	defaultPongWait   = 60 * time.Second
 	defaultWriteWait  = 10 * time.Second
 	defaultCloseGrace = 2 * time.Second
+	defaultSweepEvery = time.Second // how often expired cookies' connections are looked for
 )
+
+// cookieStripes is the number of locks that order a logout and a rotation
+// of one cookie.
+const cookieStripes = 64
 
 // Hooks let an application follow the connections of a Tracker. They run on
 // the connection's own goroutine and hold up its messages while they run,
@@ -56,9 +65,14 @@ type Hooks struct {
 // keeps it in the registry of its cookie and speaks the message protocol
 // (see the package documentation). Mount it on any mux.
 type Tracker struct {
-	cookie       *config.Cookie // nil = tracking off; every default filled in
-	auth         *config.Auth   // nil = no authentication
-	origins      []string       // lower-case patterns of allowed_origins
+	cookie       *config.Cookie           // nil = tracking off; every default filled in
+	auth         *config.Auth             // nil = no authentication
+	methods      []string                 // the login methods of the hello
+	origins      []string                 // lower-case patterns of allowed_origins
+	nullOrigin   bool                     // allow_null_origin
+	hosts        hostRule                 // allowed_hosts
+	listener     atomic.Pointer[net.Addr] // set by a Server: the address its transport listens on
+	trusted      []netip.Prefix           // trusted_proxies
 	maxMessage   int64
 	maxPerCookie int // <= 0 = no cap
 
@@ -70,10 +84,23 @@ type Tracker struct {
 
 	upgrader websocket.Upgrader
 	reg      *registry
+	rot      *rotations   // pending rotation tokens
+	clients  *clients     // the limits per client address
 	closing  atomic.Bool  // set by Shutdown: new handshakes get 503
 	active   atomic.Int64 // handshakes and connections still in ServeHTTP
 
-	pingPeriod, pongWait, writeWait, closeGrace time.Duration
+	// A logout and a rotation of one cookie take its stripe, so that a
+	// logout cannot miss the connections that a rotation moves. A revoke
+	// excludes rotations, so that none turns a revoked login into a cookie.
+	cookieLocks [cookieStripes]sync.Mutex
+	revoking    sync.RWMutex
+
+	sweeping    atomic.Bool   // the expiry sweep runs
+	stop        chan struct{} // closed by Shutdown
+	stopOnce    sync.Once
+	unsubscribe func() // the Notifier subscription; nil without one
+
+	pingPeriod, pongWait, writeWait, closeGrace, sweepEvery time.Duration
 
 	// onHandshake counts handshake outcomes for /metrics; nil outside a Server.
 	onHandshake func(result string)
@@ -103,6 +130,13 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 	}
 	t := &Tracker{
 		auth:         svc.Auth,
+		methods:      loginMethods(svc.Auth),
+		nullOrigin:   svc.AllowNullOrigin,
+		hosts:        newHostRule(svc.AllowedHosts),
+		trusted:      svc.TrustedProxies,
+		clients:      newClients(svc),
+		rot:          newRotations(),
+		stop:         make(chan struct{}),
 		maxMessage:   int64(svc.MaxMessageSize),
 		maxPerCookie: svc.MaxConnectionsPerCookie,
 		store:        store,
@@ -115,6 +149,7 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 		pongWait:     defaultPongWait,
 		writeWait:    defaultWriteWait,
 		closeGrace:   defaultCloseGrace,
+		sweepEvery:   defaultSweepEvery,
 	}
 	if t.log == nil {
 		t.log = slog.Default()
@@ -155,7 +190,13 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 		if cc.SameSite == 0 {
 			cc.SameSite = http.SameSiteLaxMode
 		}
+		if err := (&http.Cookie{Name: cc.Name, Value: "x"}).Valid(); err != nil {
+			return nil, fmt.Errorf("new tracker: cookie name: %w", err)
+		}
 		t.cookie = &cc
+		if n, ok := store.(Notifier); ok {
+			t.unsubscribe = n.Subscribe(t.storeEvent)
+		}
 	}
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -172,13 +213,55 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 	return t, nil
 }
 
+// ready reports whether the store can answer (see Readiness).
+func (t *Tracker) ready() bool {
+	if rs, ok := t.store.(Readiness); ok {
+		return rs.Ready()
+	}
+	return true
+}
+
+// clientAddr is the address the limits count r by.
+func (t *Tracker) clientAddr(r *http.Request) netip.Addr { return clientAddr(r, t.trusted) }
+
+// lockCookie takes the stripe of cookie d and returns its unlock.
+func (t *Tracker) lockCookie(d record.Digest) func() {
+	m := &t.cookieLocks[d[0]%cookieStripes]
+	m.Lock()
+	return m.Unlock
+}
+
+// lockCookieOf takes the stripe of c's cookie, following a rotation that
+// moves c meanwhile, and returns the cookie and the unlock.
+func (t *Tracker) lockCookieOf(c *Conn) (record.Digest, func()) {
+	for {
+		d := t.reg.digestOf(c)
+		unlock := t.lockCookie(d)
+		if t.reg.digestOf(c) == d {
+			return d, unlock
+		}
+		unlock()
+	}
+}
+
 // ServeHTTP serves the WebSocket service: a handshake, and then the
-// connection until it closes. The answers that refuse a handshake are 403
-// for a foreign origin, 429 for a cookie at its connection cap, and 503
-// when the store cannot keep a new cookie or the tracker is shutting down;
-// the upgrader answers 400 or 405 to requests that are not WebSocket
-// handshakes.
+// connection until it closes; with tracking on, also the POST of a
+// rotation token (see the package documentation). The answers that refuse
+// a handshake are 421 for a Host that allowed_hosts does not list, 403 for
+// a foreign origin, 429 for a cookie at its connection cap or a client
+// address past its new-cookie limit, and 503 when the store cannot keep a
+// new cookie, is not ready, or the tracker is shutting down; the upgrader
+// answers 400 or 405 to requests that are not WebSocket handshakes.
 func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !t.hostAllowed(r) {
+		misdirected(w)
+		t.count(handshakeRefused)
+		return
+	}
+	if r.Method == http.MethodPost && t.cookie != nil {
+		t.serveRotate(w, r)
+		return
+	}
 	if !isHandshake(r) {
 		// No cookie work for what cannot become a WebSocket: the upgrader
 		// writes the precise error.
@@ -186,136 +269,4 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.handshake(w, r)
-}
-
-// Connections returns the number of live connections.
-func (t *Tracker) Connections() int { return t.reg.len() }
-
-// Logout deletes cookie d (a connection's Cookie().Digest) and closes its
-// connections with CloseLoggedOut. The connections are collected before the cookie is
-// deleted, so none is missed. The store's error, if any, is returned
-// wrapped (for example when the cookie does not exist); the connections are
-// closed unless the cookie is still in the store.
-func (t *Tracker) Logout(d record.Digest) error {
-	if t.cookie == nil {
-		return errors.New("logout: cookie tracking is off on this service")
-	}
-	victims, live, err := t.deleteCookie(d, record.ReasonLogout)
-	if !live {
-		closeEach(victims, nil, CloseLoggedOut, "logged out")
-	}
-	if err != nil {
-		if live {
-			t.log.Error("logout failed; the cookie stays", "cookie", d, "err", err)
-		}
-		return fmt.Errorf("logout of cookie %s: %w", d, err)
-	}
-	return nil
-}
-
-// deleteCookie is the heart of logout. It collects the connections of
-// cookie id first (Crossbar looked them up after the delete and found
-// none), deletes the cookie, and collects again, because a handshake may
-// have registered meanwhile (its second lookup then fails, but it is
-// already in the registry). The caller closes the connections. When the
-// delete fails and the cookie is still live, live is true and the
-// connections must stay.
-func (t *Tracker) deleteCookie(d record.Digest, why record.DeleteReason) (victims []*Conn, live bool, err error) {
-	victims = t.reg.conns(d)
-	if err = t.store.Delete(d, why); err != nil {
-		if _, live = t.store.Get(d); live {
-			return nil, true, err
-		}
-	}
-	return append(victims, t.reg.conns(d)...), false, err
-}
-
-// Revoke deletes every cookie that principal authid is logged in on and
-// closes their connections with CloseRevoked, as well as connections that
-// logged in as authid without a cookie. As with logout, the connections
-// are collected before the cookies are deleted. It returns the number of
-// cookies deleted.
-func (t *Tracker) Revoke(authid string) (int, error) {
-	if authid == "" {
-		return 0, errors.New("revoke: empty authid")
-	}
-	var victims []*Conn
-	for _, c := range t.reg.snapshot() {
-		if c.Auth().AuthID == authid && c.provider() != providerAnonymous {
-			victims = append(victims, c)
-		}
-	}
-	if t.store == nil {
-		closeEach(victims, nil, CloseRevoked, "revoked")
-		return 0, nil
-	}
-	// A login on one tab puts the principal on the cookie of every tab.
-	for _, d := range t.reg.digests() {
-		if ck, ok := t.store.Get(d); ok && ck.Auth.AuthID == authid {
-			victims = append(victims, t.reg.conns(d)...)
-		}
-	}
-	ids, err := t.store.DeleteByAuthID(authid)
-	for _, d := range ids {
-		victims = append(victims, t.reg.conns(d)...)
-	}
-	closeEach(victims, nil, CloseRevoked, "revoked")
-	t.log.Info("principal revoked", "authid", authid, "cookies", len(ids), "connections", len(unique(victims, nil)))
-	if err != nil {
-		return len(ids), fmt.Errorf("revoke %q: %w", authid, err)
-	}
-	return len(ids), nil
-}
-
-// Shutdown stops new handshakes, closes every connection with 1001 "going
-// away" and waits for them to end. When ctx ends first, the remaining
-// connections are cut and ctx's error is returned. A Server calls it; a
-// program that mounts a Tracker on its own http.Server calls it before
-// http.Server.Shutdown, which does not wait for WebSockets.
-func (t *Tracker) Shutdown(ctx context.Context) error {
-	t.closing.Store(true)
-	for _, c := range t.reg.snapshot() {
-		c.Close(websocket.CloseGoingAway, "going away")
-	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for t.active.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			for _, c := range t.reg.snapshot() {
-				c.abort()
-			}
-			return fmt.Errorf("close websockets: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
-	return nil
-}
-
-// closeEach closes every distinct connection of conns except one.
-func closeEach(conns []*Conn, except *Conn, code int, reason string) {
-	for _, c := range unique(conns, except) {
-		c.Close(code, reason)
-	}
-}
-
-func unique(conns []*Conn, except *Conn) []*Conn {
-	seen := make(map[*Conn]struct{}, len(conns))
-	out := conns[:0:0]
-	for _, c := range conns {
-		if _, dup := seen[c]; dup || c == except {
-			continue
-		}
-		seen[c] = struct{}{}
-		out = append(out, c)
-	}
-	return out
-}
-
-// clip bounds a client-supplied string before it is logged or echoed.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
