@@ -173,12 +173,12 @@ func TestServerStatusAndMetrics(t *testing.T) {
 	}
 
 	doc := ts.status(t)
-	if doc.Version != "v1.2.3" || doc.Connections != 3 || doc.Cookies != 2 || !doc.ReadOnly || doc.UptimeSeconds < 0 || len(doc.Services) != 1 {
+	if doc.Version != "v1.2.3" || doc.Connections != 3 || doc.Cookies != 2 || !doc.ReadOnly || !doc.Ready || doc.UptimeSeconds < 0 || len(doc.Services) != 1 {
 		t.Fatalf("status = %+v", doc)
 	}
 	svc := doc.Services[0]
 	want := storeStatus{Type: "memory", Cookies: 2, EventsAppended: 42, JournalBytes: 4096, Syncs: 7, SyncErrors: 1,
-		Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Error: "fdatasync: input/output error"}
+		Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Ready: true, Error: "fdatasync: input/output error"}
 	if svc.URL != "/ws" || svc.Path != "transports[0].paths.ws" || svc.Connections != 3 || svc.Visitors != 2 || svc.Store == nil || *svc.Store != want {
 		t.Fatalf("service status = %+v, store %+v", svc, svc.Store)
 	}

@@ -15,6 +15,7 @@ type statusDoc struct {
 	Connections   int             `json:"connections"` // live WebSocket connections, all services
 	Cookies       int             `json:"cookies"`     // cookies in all stores
 	ReadOnly      bool            `json:"read_only"`   // some store refuses writes
+	Ready         bool            `json:"ready"`       // every store answers (see Readiness)
 	Services      []serviceStatus `json:"services"`
 }
 
@@ -36,6 +37,7 @@ type storeStatus struct {
 	Compactions    int64   `json:"compactions"`
 	DeadRatio      float64 `json:"dead_ratio"`
 	ReadOnly       bool    `json:"read_only"`
+	Ready          bool    `json:"ready"`
 	Error          string  `json:"error"`
 }
 
@@ -55,6 +57,7 @@ func (s *Server) status() statusDoc {
 		Started:       s.started.UTC(),
 		UptimeSeconds: now.Sub(s.started).Seconds(),
 		Services:      []serviceStatus{},
+		Ready:         true,
 	}
 	for _, svc := range s.services {
 		ss := serviceStatus{Path: svc.path, URL: svc.url, Connections: svc.tracker.Connections(), Visitors: svc.tracker.reg.cookies()}
@@ -63,8 +66,9 @@ func (s *Server) status() statusDoc {
 			ss.Store = &storeStatus{
 				Type: svc.typ, Cookies: st.Cookies, EventsAppended: st.EventsAppended, JournalBytes: st.JournalBytes,
 				Syncs: st.Syncs, SyncErrors: st.SyncErrors, Compactions: st.Compactions, DeadRatio: st.DeadRatio,
-				ReadOnly: st.ReadOnly, Error: st.Err,
+				ReadOnly: st.ReadOnly, Error: st.Err, Ready: svc.tracker.ready(),
 			}
+			doc.Ready = doc.Ready && ss.Store.Ready
 			doc.Cookies += st.Cookies
 			doc.ReadOnly = doc.ReadOnly || st.ReadOnly
 		}

@@ -14,15 +14,17 @@ import "cookiestore/record"
 // they have returned. Get must treat an expired cookie as absent. Errors
 // that mean "no such cookie" and "taken" wrap memstore.ErrNotFound and
 // memstore.ErrExists.
+//
+// A login's auth reaches a cookie only through Rotate; the memory and file
+// backends also have SetAuth, for programs that manage auth themselves.
 type Store interface {
-	Get(d record.Digest) (record.Cookie, bool)
-	Create(c record.Cookie) error
-	Rotate(old record.Digest, next record.Cookie) error
-	SetAuth(d record.Digest, a record.Auth) error
-	Delete(d record.Digest, why record.DeleteReason) error
-	DeleteByAuthID(authid string) ([]record.Digest, error)
-	Len() int
-	Close() error
+	Get(d record.Digest) (record.Cookie, bool)             // the live cookie d
+	Create(c record.Cookie) error                          // a new cookie, with its auth if it carries one
+	Rotate(old record.Digest, next record.Cookie) error    // next created with its auth, then old deleted (ReasonRotated, Successor next)
+	Delete(d record.Digest, why record.DeleteReason) error // logout, or expiry
+	DeleteByAuthID(authid string) ([]record.Digest, error) // every cookie of a principal, with ReasonRevoke
+	Len() int                                              // the cookies held
+	Close() error                                          // syncs and releases the store
 }
 
 // Notifier is implemented by a store whose cookies can be deleted
