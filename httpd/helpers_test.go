@@ -176,6 +176,7 @@ func newEnv(t *testing.T, svc *config.WebSocket, store Store, opts TrackerOption
 		t.Fatal(err)
 	}
 	tr.closeGrace = 500 * time.Millisecond
+	tr.sweepEvery = 10 * time.Millisecond
 	mux := http.NewServeMux()
 	mux.Handle("/ws", tr)
 	e.tracker, e.store = tr, store
