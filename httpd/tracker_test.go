@@ -554,27 +554,34 @@ func TestOriginCheck(t *testing.T) {
 		allowed []string
 		origin  []string // Origin header values; the request's Host is 127.0.0.1:port
 		ok      bool
+		null    bool // allow_null_origin
 	}{
-		{"no origin (not a browser)", nil, nil, true},
-		{"same origin", nil, []string{"http://HOST"}, true},
-		{"same origin, upper case", nil, []string{"HTTP://HOST"}, true},
-		{"cross origin", nil, []string{"https://evil.example"}, false},
-		{"same host other port", nil, []string{"http://127.0.0.1:1"}, false},
-		{"null origin", nil, []string{"null"}, false},
-		{"two origins", nil, []string{"http://HOST", "http://HOST"}, false},
-		{"allowed exactly", []string{"https://app.example.com"}, []string{"https://app.example.com"}, true},
-		{"allowed by wildcard", []string{"https://*.example.com"}, []string{"https://a.b.example.com"}, true},
-		{"wildcard needs the suffix", []string{"https://*.example.com"}, []string{"https://example.com.evil.net"}, false},
-		{"wildcard scheme", []string{"https://*.example.com"}, []string{"http://a.example.com"}, false},
-		{"host pattern", []string{"*.example.com"}, []string{"http://a.example.com:8080"}, false},
-		{"host pattern with port", []string{"*.example.com:*"}, []string{"http://a.example.com:8080"}, true},
-		{"star", []string{"*"}, []string{"https://anything.example"}, true},
-		{"pattern case", []string{"https://APP.example.com"}, []string{"https://app.EXAMPLE.com"}, true},
-		{"same origin still allowed", []string{"https://x.example"}, []string{"http://HOST"}, true},
+		{"no origin (not a browser)", nil, nil, true, false},
+		{"same origin", nil, []string{"http://HOST"}, true, false},
+		{"same origin, upper case", nil, []string{"HTTP://HOST"}, true, false},
+		{"cross origin", nil, []string{"https://evil.example"}, false, false},
+		{"same host other port", nil, []string{"http://127.0.0.1:1"}, false, false},
+		{"null origin", nil, []string{"null"}, false, false},
+		{"two origins", nil, []string{"http://HOST", "http://HOST"}, false, false},
+		{"allowed exactly", []string{"https://app.example.com"}, []string{"https://app.example.com"}, true, false},
+		{"allowed by wildcard", []string{"https://*.example.com"}, []string{"https://a.b.example.com"}, true, false},
+		{"wildcard needs the suffix", []string{"https://*.example.com"}, []string{"https://example.com.evil.net"}, false, false},
+		{"wildcard scheme", []string{"https://*.example.com"}, []string{"http://a.example.com"}, false, false},
+		{"host pattern", []string{"*.example.com"}, []string{"http://a.example.com:8080"}, false, false},
+		{"host pattern with port", []string{"*.example.com:*"}, []string{"http://a.example.com:8080"}, true, false},
+		{"star", []string{"*"}, []string{"https://anything.example"}, true, false},
+		{"pattern case", []string{"https://APP.example.com"}, []string{"https://app.EXAMPLE.com"}, true, false},
+		{"same origin still allowed", []string{"https://x.example"}, []string{"http://HOST"}, true, false},
+		{"https origin on plain http", nil, []string{"https://HOST"}, false, false},
+		{"wss origin on plain http", nil, []string{"wss://HOST"}, false, false},
+		{"same origin with a path", nil, []string{"http://HOST/x"}, false, false},
+		{"null with star", []string{"*"}, []string{"null"}, false, false},
+		{"null allowed", nil, []string{"null"}, true, true},
+		{"null allowed, other origins not", nil, []string{"https://evil.example"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), AllowedOrigins: tt.allowed}, nil, TrackerOptions{})
+			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), AllowedOrigins: tt.allowed, AllowNullOrigin: tt.null}, nil, TrackerOptions{})
 			h := http.Header{}
 			host := strings.TrimPrefix(e.srv.URL, "http://")
 			for _, o := range tt.origin {
