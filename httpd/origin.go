@@ -21,14 +21,21 @@ type hostRule struct {
 	names []hostName // when set
 }
 
-// hostName is one allowed_hosts entry; port "" matches any port.
-type hostName struct{ host, port string }
+// hostName is one allowed_hosts entry.
+type hostName struct {
+	name string     // a lower-case DNS name, or ""
+	addr netip.Addr // an IP address, or the zero Addr
+	port int        // 0 = any port
+}
 
 func newHostRule(h config.Hosts) hostRule {
 	rule := hostRule{set: h.Set}
 	for _, n := range h.Names {
-		host, port := splitHost(n, "")
-		rule.names = append(rule.names, hostName{host, port})
+		name, addr, port, ok := splitHost(n, 0)
+		if !ok {
+			continue // config checked it; a hand-built entry that does not parse matches nothing
+		}
+		rule.names = append(rule.names, hostName{strings.ToLower(name), addr, port})
 	}
 	return rule
 }
@@ -37,58 +44,75 @@ func newHostRule(h config.Hosts) hostRule {
 // with tls telling the default port, on a listener at ln. Without a list,
 // a listener on a loopback address answers the loopback names with its
 // port only, so that a page whose DNS name was rebound to 127.0.0.1 cannot
-// reach it; any other listener answers every host.
+// reach it; any other listener answers every host. It allocates nothing.
 func (h hostRule) allows(host string, tls bool, ln net.Addr) bool {
-	defPort := "80"
+	defPort := 80
 	if tls {
-		defPort = "443"
+		defPort = 443
 	}
-	name, port := splitHost(host, defPort)
-	if h.set {
-		for _, n := range h.names {
-			if n.host == name && (n.port == "" || n.port == port) {
-				return true
-			}
+	if !h.set {
+		ta, ok := ln.(*net.TCPAddr)
+		if !ok || !ta.IP.IsLoopback() {
+			return true
 		}
+		name, addr, port, ok := splitHost(host, defPort)
+		if !ok || port != ta.Port {
+			return false
+		}
+		return strings.EqualFold(name, "localhost") || addr == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || addr == netip.IPv6Loopback()
+	}
+	name, addr, port, ok := splitHost(host, defPort)
+	if !ok {
 		return false
 	}
-	ta, ok := ln.(*net.TCPAddr)
-	if !ok || !ta.IP.IsLoopback() {
-		return true
-	}
-	switch name {
-	case "localhost", "127.0.0.1", "[::1]":
-		return port == strconv.Itoa(ta.Port)
+	for _, n := range h.names {
+		if (n.port == 0 || n.port == port) && (addr.IsValid() && n.addr == addr || !addr.IsValid() && strings.EqualFold(n.name, name)) {
+			return true
+		}
 	}
 	return false
 }
 
-// splitHost splits a Host header or allowed_hosts entry into a lower-case
-// name (an IP address in its canonical form, IPv6 in brackets) and a port,
-// defPort when it has none.
-func splitHost(s, defPort string) (name, port string) {
-	s = strings.ToLower(s)
+// splitHost splits a Host header or allowed_hosts entry into a DNS name
+// (without a trailing dot) or an IP address (IPv6 in brackets, not mapped),
+// and a port, defPort when it has none.
+func splitHost(s string, defPort int) (name string, addr netip.Addr, port int, ok bool) {
 	port = defPort
-	if rest, ok := strings.CutPrefix(s, "["); ok {
-		ip, after, _ := strings.Cut(rest, "]")
-		if p, ok := strings.CutPrefix(after, ":"); ok && p != "" {
-			port = p
+	var p string
+	if rest, isV6 := strings.CutPrefix(s, "["); isV6 {
+		ip, after, found := strings.Cut(rest, "]")
+		if !found {
+			return "", netip.Addr{}, 0, false
 		}
-		if a, err := netip.ParseAddr(ip); err == nil {
-			ip = a.String()
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", netip.Addr{}, 0, false
 		}
-		return "[" + ip + "]", port
-	}
-	if h, p, ok := strings.Cut(s, ":"); ok {
-		s = h
-		if p != "" {
-			port = p
+		addr = a
+		if after != "" {
+			if p, found = strings.CutPrefix(after, ":"); !found {
+				return "", netip.Addr{}, 0, false
+			}
+		}
+	} else {
+		name, p, _ = strings.Cut(s, ":")
+		if a, err := netip.ParseAddr(name); err == nil && a.Is4() {
+			addr, name = a, ""
+		} else {
+			name = strings.TrimSuffix(name, ".")
+		}
+		if name == "" && !addr.IsValid() {
+			return "", netip.Addr{}, 0, false
 		}
 	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.String(), port
+	if p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", netip.Addr{}, 0, false
+		}
+		port = n
 	}
-	return strings.TrimSuffix(s, "."), port
+	return name, addr, port, true
 }
 
 // listenerOf returns the address of the listener that r came in on: the
@@ -160,13 +184,13 @@ func (t *Tracker) originAllowed(r *http.Request) bool {
 		}
 		reqScheme := t.requestScheme(r)
 		if scheme == reqScheme && u.Path == "" && u.User == nil {
-			def := "80"
+			def := 80
 			if scheme == "https" {
-				def = "443"
+				def = 443
 			}
-			on, op := splitHost(host, def)
-			rn, rp := splitHost(r.Host, def)
-			if on == rn && op == rp {
+			on, oa, op, ok1 := splitHost(host, def)
+			rn, ra, rp, ok2 := splitHost(r.Host, def)
+			if ok1 && ok2 && op == rp && oa == ra && strings.EqualFold(on, rn) {
 				return true
 			}
 		}
