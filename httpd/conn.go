@@ -98,10 +98,12 @@ func (c *Conn) Visitor() string {
 }
 
 // Cookie returns the connection's cookie as the store knows it, by its
-// digest, with the auth stored on it as of the handshake or the
-// connection's latest login or whoami. It is the zero Cookie when tracking
-// is off. The cookie's ID, the bearer secret, is never kept past the
-// handshake.
+// digest, with the auth stored on it as of the handshake, the rotation of
+// its own login, or its latest whoami. A connection that a rotation moved
+// to a new cookie it did not present sees that cookie without its auth.
+// It is the zero Cookie when tracking is off. The cookie's ID, the bearer
+// secret, is never kept past the handshake. Decide on Auth, not on
+// Cookie().Auth, whom a connection is.
 func (c *Conn) Cookie() record.Cookie {
 	c.mu.Lock()
 	defer c.mu.Unlock()

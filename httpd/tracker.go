@@ -122,8 +122,17 @@ type TrackerOptions struct {
 // Zero values in svc get the configuration's defaults, so a program can
 // build a config.WebSocket by hand: a cookie named "cbtid" of 24
 // characters that lives a day, HttpOnly, SameSite=Lax, at most 64 KiB per
-// message and 100 connections per cookie. A negative
-// MaxConnectionsPerCookie removes the cap.
+// message, 100 connections per cookie, 100 new cookies a second per client
+// address in a bucket of 1000, the same origin only, and no trusted proxy.
+// Negative limits (config.Unlimited) remove them. Without AllowedHosts.Set,
+// the hosts answered depend on the listener: a Server tells its trackers
+// the address it bound; a Tracker mounted elsewhere takes the local
+// address of each connection, so that one reached over loopback answers
+// the loopback names only. Set AllowedHosts when a proxy on the same host
+// forwards to it under another name.
+//
+// If store implements Notifier, the tracker subscribes to it until
+// Shutdown; if it implements Readiness, handshakes wait for it.
 func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Tracker, error) {
 	if svc == nil {
 		return nil, errors.New("new tracker: no WebSocket service given")
