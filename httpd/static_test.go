@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"cookiestore/config"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -145,5 +146,18 @@ func TestPrefixedCookieNames(t *testing.T) {
 				t.Fatalf("the rotated prefixed cookie: %+v", again.hello.Auth)
 			}
 		})
+	}
+}
+
+// A tracker built by hand with a prefixed name sends the cookie Secure even
+// over plain HTTP (behind a TLS proxy), since browsers refuse it otherwise.
+func TestPrefixedNameIsAlwaysSecure(t *testing.T) {
+	e := newEnv(t, &config.WebSocket{Cookie: &config.Cookie{Name: "__Host-sid"}}, nil, TrackerOptions{})
+	c := dialURL(t, e.url, nil, nil)
+	if c.cookie == nil || c.cookie.Name != "__Host-sid" || !c.cookie.Secure || c.cookie.Path != "/" || c.cookie.Domain != "" {
+		t.Fatalf("Set-Cookie %q: want __Host-sid, Secure, Path=/, no Domain", c.resp.Header.Values("Set-Cookie"))
+	}
+	if _, err := NewTracker(&config.WebSocket{Cookie: &config.Cookie{Name: "bad name"}}, e.store, TrackerOptions{}); err == nil {
+		t.Fatal("NewTracker took a cookie name with a space")
 	}
 }
