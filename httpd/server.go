@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,13 +128,6 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.transports = append(s.transports, tr)
 	}
 	return s, nil
-}
-
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 func (s *Server) buildTransport(tc *config.Transport) (*transport, error) {
