@@ -142,7 +142,7 @@ func TestNotifierDeletionsReachConnections(t *testing.T) {
 	var h helloMsg
 	a.send(map[string]any{"type": "whoami"})
 	a.read(&h)
-	if h.Auth != nil || h.Connections != 2-1 {
+	if h.Auth != nil || h.Connections != 1 {
 		t.Fatalf("after a rotation elsewhere: %+v auth %+v", h, h.Auth)
 	}
 	if e.tracker.reg.count(dg(next)) != 1 {

@@ -23,7 +23,7 @@ func newMetrics(s *Server) *metrics {
 		reg: prometheus.NewRegistry(),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cookiestore_handshakes_total",
-			Help: "WebSocket handshakes by result: new (cookie issued), returning (cookie reused), untracked (no cookie block), refused (origin, connection cap, shutdown), error (store or upgrade failure).",
+			Help: "WebSocket handshakes by result: new (cookie issued), returning (cookie reused), untracked (no cookie block), refused (host, origin, connection cap, new-cookie limit, store not ready, shutdown), error (store or upgrade failure).",
 		}, []string{"result"}),
 		fsyncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "cookiestore_fsync_seconds",
