@@ -61,8 +61,9 @@
 //
 // The defaults are safer than Crossbar's: HttpOnly unless "http_strict":
 // false, SameSite=Lax unless "same_site" says otherwise, and Secure whenever
-// the request came over TLS (or "secure": true, for a TLS proxy in front,
-// or the name starts with "__Host-" or "__Secure-"). Path=/ is added,
+// the request came over TLS (to this server, or to a trusted proxy that
+// says X-Forwarded-Proto: https), with "secure": true, or when the name
+// starts with "__Host-" or "__Secure-". Path=/ is added,
 // unlike Crossbar, and no Domain, so a "__Host-" name works.
 //
 // The client address, which the limits count by, is the peer's; when the

@@ -235,7 +235,7 @@ func (t *Tracker) setCookie(id string, r *http.Request) string {
 		MaxAge:   int(cc.MaxAge / time.Second),
 		HttpOnly: !cc.ScriptReadable,
 		// Browsers refuse a __Host- or __Secure- cookie without Secure.
-		Secure:   cc.Secure || r.TLS != nil || strings.HasPrefix(cc.Name, "__Host-") || strings.HasPrefix(cc.Name, "__Secure-"),
+		Secure:   cc.Secure || t.requestScheme(r) == "https" || strings.HasPrefix(cc.Name, "__Host-") || strings.HasPrefix(cc.Name, "__Secure-"),
 		SameSite: cc.SameSite,
 	}
 	return hc.String()
