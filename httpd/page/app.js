@@ -122,22 +122,21 @@
   // rotate trades the welcome's token for a new cookie that carries the
   // login. Until it succeeds, only this tab is logged in.
   function rotate(token) {
-    fetch(serviceURL().href, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ rotate: token }),
-      credentials: "same-origin",
-      cache: "no-store"
-    }).then(function (res) {
-      if (res.status !== 204) {
-        showError("Logged in on this tab only: the server did not renew the cookie (HTTP " + res.status + ").");
+    var req = new XMLHttpRequest();
+    req.open("POST", serviceURL().href);
+    req.setRequestHeader("Content-Type", "application/json");
+    req.onload = function () {
+      if (req.status !== 204) {
+        showError("Logged in on this tab only: the server did not renew the cookie (HTTP " + req.status + ").");
         return;
       }
       if (tabs) { tabs.postMessage({ type: "rotated" }); }
       send({ type: "whoami" });
-    }, function () {
+    };
+    req.onerror = function () {
       showError("Logged in on this tab only: the cookie could not be renewed.");
-    });
+    };
+    req.send(JSON.stringify({ rotate: token }));
   }
 
   function onMessage(ev) {
