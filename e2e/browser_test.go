@@ -8,16 +8,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 
 	"cookiestore/config"
 	"cookiestore/httpd"
@@ -37,6 +40,11 @@ func findChromium(t *testing.T) string {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
+	}
+	// CI installs Chromium (.ci/run does, as root): there, its absence is a
+	// failure, never a silent skip.
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium not found in CI; .ci/run should have installed it (apt-get install -y chromium)")
 	}
 	t.Skip("Chromium not found; install it with: apt-get install -y chromium")
 	return ""
@@ -121,6 +129,7 @@ func (n *browserNode) stop() {
 // pageState is what the page shows, read from its elements.
 type pageState struct {
 	State       string `json:"state"`
+	LastClose   string `json:"lastClose"`
 	Visitor     string `json:"visitor"`
 	New         string `json:"new"`
 	Created     string `json:"created"`
@@ -128,12 +137,15 @@ type pageState struct {
 	AuthID      string `json:"authid"`
 	Provider    string `json:"provider"`
 	Error       string `json:"error"`
+	TicketForm  bool   `json:"ticketForm"`
+	NoLogin     bool   `json:"noLogin"`
 }
 
 const readState = `(() => {
 	const $ = (id) => document.getElementById(id);
 	return {
 		state: $("state").textContent,
+		lastClose: $("state").dataset.lastClose,
 		visitor: $("visitor").textContent,
 		new: $("new").dataset.new,
 		created: $("created").dateTime,
@@ -141,6 +153,8 @@ const readState = `(() => {
 		authid: $("auth").dataset.authid,
 		provider: $("auth").dataset.provider,
 		error: $("error").textContent,
+		ticketForm: !$("ticket-login").hidden,
+		noLogin: !$("no-login").hidden,
 	};
 })()`
 
@@ -148,7 +162,7 @@ const readState = `(() => {
 // what it shows.
 func waitFor(t *testing.T, ctx context.Context, what, cond string) pageState {
 	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
 	st, serr := chromedp.Run(ctx, chromedp.Evaluate[pageState](readState))
 	if err != nil {
 		t.Fatalf("%s: %v; the page shows %+v (%v)", what, err, st, serr)
@@ -162,6 +176,16 @@ func waitFor(t *testing.T, ctx context.Context, what, cond string) pageState {
 // helloShown holds once the page is connected and has shown a hello.
 const helloShown = `document.getElementById("state").dataset.state === "connected" && document.getElementById("new").dataset.new !== ""`
 
+// loggedIn holds once the page shows authid logged in by its cookie.
+func loggedIn(authid string) string {
+	return helloShown + ` && document.getElementById("auth").dataset.authid === "` + authid + `" && document.getElementById("auth").dataset.provider === "cookie"`
+}
+
+// closedWith holds once the page's connection was closed with code.
+func closedWith(code int) string {
+	return `document.getElementById("state").dataset.lastClose === "` + strconv.Itoa(code) + `"`
+}
+
 func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, actions...); err != nil {
@@ -169,12 +193,59 @@ func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Acti
 	}
 }
 
+// trackingCookie returns the browser's tracking cookie.
+func trackingCookie(t *testing.T, ctx context.Context, url string) *network.Cookie {
+	t.Helper()
+	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies.Cookies {
+		if c.Name == "cbtid" {
+			return c
+		}
+	}
+	t.Fatalf("browser cookies %+v: no cbtid", cookies.Cookies)
+	return nil
+}
+
+// failedRequests records every response of the server with a status of
+// 400 or more, in any tab that it watches.
+type failedRequests struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (f *failedRequests) watch(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Listen(ctx, func(ev any) {
+		if r, ok := ev.(*network.EventResponseReceived); ok && r.Response != nil && r.Response.Status >= 400 {
+			f.mu.Lock()
+			f.urls = append(f.urls, fmt.Sprintf("%d %s", r.Response.Status, r.Response.URL))
+			f.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *failedRequests) list() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.urls...)
+}
+
+// TestBrowser drives the built-in page in headless Chromium, in two tabs of
+// one browser: a first visit, a wrong and a right login, the rotation of the
+// cookie that the login asks for and the other tab following it, a restart
+// of the server, a logout that clears the other tab, and the reconnects.
 func TestBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	n := newNode(t)
 	n.start()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
@@ -191,14 +262,20 @@ func TestBrowser(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	defer cancelAlloc()
+	var failed failedRequests
 	tab1, cancelTab1 := chromedp.NewContext(alloc)
 	defer cancelTab1()
+	failed.watch(t, tab1)
 
-	// A first visit: a new visitor, with a cookie that scripts cannot read.
+	// A first visit: a new visitor, with a cookie that scripts cannot read,
+	// and the login form, since the service has a ticket principal.
 	do(t, tab1, "open the page", chromedp.Navigate(n.url))
 	first := waitFor(t, tab1, "first visit", helloShown)
 	if first.New != "true" || first.Visitor == "" || first.Visitor == "–" || first.Created == "" || first.Connections != "1" {
 		t.Fatalf("first visit shows %+v: want a new visitor with a creation time and 1 connection", first)
+	}
+	if !first.TicketForm || first.NoLogin {
+		t.Errorf("first visit shows %+v: want the ticket form, which the service offers", first)
 	}
 	jsCookies, err := chromedp.Run(tab1, chromedp.Evaluate[string](`document.cookie`))
 	if err != nil {
@@ -207,18 +284,9 @@ func TestBrowser(t *testing.T) {
 	if strings.Contains(jsCookies, "cbtid") {
 		t.Errorf("document.cookie = %q: the tracking cookie must be HttpOnly", jsCookies)
 	}
-	cookies, err := chromedp.Call(tab1, network.GetCookies, network.GetCookiesParams{URLs: []string{n.url}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tracking *network.Cookie
-	for _, c := range cookies.Cookies {
-		if c.Name == "cbtid" {
-			tracking = c
-		}
-	}
-	if tracking == nil || !tracking.HTTPOnly || tracking.SameSite != network.CookieSameSiteLax {
-		t.Fatalf("browser cookies %+v: want cbtid, HttpOnly, SameSite=Lax", cookies.Cookies)
+	tracking := trackingCookie(t, tab1, n.url)
+	if !tracking.HTTPOnly || tracking.SameSite != network.CookieSameSiteLax {
+		t.Fatalf("cookie %+v: want HttpOnly, SameSite=Lax", tracking)
 	}
 	if strings.Contains(first.Visitor, tracking.Value) {
 		t.Errorf("the page shows the cookie value as the visitor")
@@ -231,7 +299,18 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after reload the page shows %+v: want visitor %s, created %s, new false", again, first.Visitor, first.Created)
 	}
 
-	// A wrong ticket is refused; the right one logs in.
+	// A second tab of the browser, open before the login.
+	tab2, cancelTab2 := chromedp.NewContext(tab1)
+	defer cancelTab2()
+	failed.watch(t, tab2)
+	do(t, tab2, "open a second tab", chromedp.Navigate(n.url))
+	if second := waitFor(t, tab2, "second tab", helloShown); second.Visitor != first.Visitor {
+		t.Errorf("second tab shows visitor %s, want %s", second.Visitor, first.Visitor)
+	}
+	waitFor(t, tab1, "two connections", `document.getElementById("connections").textContent === "2"`)
+
+	// A wrong ticket is refused; the right one logs in, and the page
+	// rotates the cookie by itself.
 	do(t, tab1, "wrong login",
 		chromedp.SendKeys(chromedp.ID("authid"), testAuthID),
 		chromedp.SendKeys(chromedp.ID("ticket"), "wrong"),
@@ -247,51 +326,98 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("ticket"), testTicket),
 		chromedp.Click(chromedp.ID("login")))
 	waitFor(t, tab1, "login", `document.getElementById("auth").dataset.authid === "alice"`)
+	var rotated *network.Cookie
+	deadline := time.Now().Add(10 * time.Second)
+	for rotated = trackingCookie(t, tab1, n.url); rotated.Value == tracking.Value && time.Now().Before(deadline); rotated = trackingCookie(t, tab1, n.url) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rotated.Value == tracking.Value {
+		t.Fatal("the login did not rotate the cookie")
+	}
+	if !rotated.HTTPOnly || rotated.SameSite != network.CookieSameSiteLax || rotated.Path != "/" {
+		t.Errorf("rotated cookie %+v: want HttpOnly, SameSite=Lax, Path=/", rotated)
+	}
+	// The tab that logged in names the new cookie; the old one is refused.
+	newVisitor := waitFor(t, tab1, "the new visitor", `document.getElementById("visitor").textContent !== "`+first.Visitor+`"`).Visitor
+	old, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+"ws", http.Header{"Cookie": {"cbtid=" + tracking.Value}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Cookies()) != 1 || resp.Cookies()[0].Value == tracking.Value {
+		t.Errorf("the cookie from before the login was not replaced: Set-Cookie %q", resp.Header.Values("Set-Cookie"))
+	}
+	old.Close()
+
+	// The other tab follows: it reconnects, and the new cookie logs it in.
+	follower := waitFor(t, tab2, "the other tab following the rotation", loggedIn(testAuthID))
+	if follower.Visitor != newVisitor {
+		t.Errorf("the other tab shows visitor %s, want the new %s", follower.Visitor, newVisitor)
+	}
 
 	// A reload: logged in again by the cookie.
 	do(t, tab1, "reload after login", chromedp.Reload())
-	viaCookie := waitFor(t, tab1, "login via cookie", helloShown+` && document.getElementById("auth").dataset.provider !== ""`)
-	if viaCookie.AuthID != testAuthID || viaCookie.Provider != "cookie" {
-		t.Errorf("after reload the page shows %+v: want %s via cookie", viaCookie, testAuthID)
+	if viaCookie := waitFor(t, tab1, "login via cookie", loggedIn(testAuthID)); viaCookie.Visitor != newVisitor {
+		t.Errorf("after reload the page shows %+v: want visitor %s", viaCookie, newVisitor)
 	}
 
-	// A restart of the server: the cookie and its login survive.
+	// A restart of the server: both tabs see it go away (1001) and
+	// reconnect by themselves; the cookie and its login survive.
 	n.stop()
-	waitFor(t, tab1, "the server going away", `document.getElementById("state").dataset.state === "closed"`)
+	waitFor(t, tab1, "the server going away", closedWith(1001))
+	waitFor(t, tab2, "the server going away", closedWith(1001))
 	n.start()
-	do(t, tab1, "reload after restart", chromedp.Reload())
-	restarted := waitFor(t, tab1, "after restart", helloShown+` && document.getElementById("auth").dataset.provider !== ""`)
-	if restarted.New != "false" || restarted.Visitor != first.Visitor || restarted.AuthID != testAuthID || restarted.Provider != "cookie" {
-		t.Errorf("after a restart the page shows %+v: want visitor %s, returning, %s via cookie", restarted, first.Visitor, testAuthID)
+	for _, tab := range []context.Context{tab1, tab2} {
+		back := waitFor(t, tab, "reconnect after restart", loggedIn(testAuthID))
+		if back.New != "false" || back.Visitor != newVisitor {
+			t.Errorf("after a restart the page shows %+v: want visitor %s, returning, %s via cookie", back, newVisitor, testAuthID)
+		}
 	}
 
-	// Two tabs of one browser share the cookie; logging out in one closes
-	// the other.
-	tab2, cancelTab2 := chromedp.NewContext(tab1)
-	defer cancelTab2()
-	do(t, tab2, "open a second tab", chromedp.Navigate(n.url))
-	second := waitFor(t, tab2, "second tab", helloShown)
-	if second.Visitor != first.Visitor {
-		t.Errorf("second tab shows visitor %s, want %s", second.Visitor, first.Visitor)
-	}
-	waitFor(t, tab1, "two connections", `document.getElementById("connections").textContent === "2"`)
+	// A logout in one tab clears the other (4001), and both come back as a
+	// new visitor, logged in as nobody.
 	do(t, tab2, "logout", chromedp.Click(chromedp.ID("logout")))
-	kicked := waitFor(t, tab1, "the other tab closed", `document.getElementById("state").dataset.state === "closed"`)
-	if !strings.HasPrefix(kicked.State, "closed: 4001") {
-		t.Errorf("the other tab shows %q, want the close code 4001 of a logout", kicked.State)
-	}
-	own := waitFor(t, tab2, "the logged-out tab closed", `document.getElementById("state").dataset.state === "closed"`)
-	if !strings.HasPrefix(own.State, "closed: 1000") || own.AuthID != "" {
-		t.Errorf("the tab that logged out shows %+v, want closed: 1000 and nobody", own)
+	waitFor(t, tab1, "the other tab closed", closedWith(4001))
+	waitFor(t, tab2, "the logged-out tab closed", closedWith(1000))
+	for _, tab := range []context.Context{tab1, tab2} {
+		fresh := waitFor(t, tab, "a new visitor after the logout", helloShown+` && document.getElementById("visitor").textContent !== "`+newVisitor+`"`)
+		if fresh.AuthID != "" || fresh.Visitor == first.Visitor {
+			t.Errorf("after the logout a tab shows %+v: want a new visitor, nobody logged in", fresh)
+		}
 	}
 
-	// The logout is durable: a new visit is a new visitor, with no login.
+	// The logout is durable: a reload is not logged in.
 	do(t, tab1, "reload after logout", chromedp.Reload())
-	after := waitFor(t, tab1, "after logout", helloShown)
-	if after.New != "true" || after.Visitor == first.Visitor || after.AuthID != "" {
+	if after := waitFor(t, tab1, "after logout", helloShown); after.AuthID != "" || after.Visitor == newVisitor {
 		t.Errorf("after logout the page shows %+v: want a new visitor, nobody logged in", after)
 	}
+	if f := failed.list(); len(f) > 0 {
+		t.Errorf("the page met failed requests: %q", f)
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Error("the browser test ran out of its 60 s")
+		t.Error("the browser test ran out of its time")
+	}
+}
+
+// TestBrowserNoLoginOffered: with no principal, the page offers no login
+// form but says how to enable one.
+func TestBrowserNoLoginOffered(t *testing.T) {
+	chromium := findChromium(t)
+	n := newNode(t)
+	cfg := strings.Replace(config.DefaultJSON, `"port": 8080`, `"port": `+n.url[strings.LastIndexByte(n.url[:len(n.url)-1], ':')+1:len(n.url)-1], 1)
+	if err := os.WriteFile(n.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
+	defer cancelAlloc()
+	tab, cancelTab := chromedp.NewContext(alloc)
+	defer cancelTab()
+	do(t, tab, "open the page", chromedp.Navigate(n.url))
+	if st := waitFor(t, tab, "first visit", helloShown); st.TicketForm || !st.NoLogin {
+		t.Errorf("with no principal the page shows %+v: want no form, and how to enable a login", st)
 	}
 }

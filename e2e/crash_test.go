@@ -107,13 +107,15 @@ func (c *child) kill() {
 	}
 }
 
-// ledger is what the clients were told: the cookies delivered in a 101
-// and the logins answered with welcome. Only those are promised to
-// survive a crash.
+// ledger is what the clients were told: the cookies delivered in a 101 or
+// a rotation's 204, with the login that a rotation's 204 confirmed. Only
+// those are promised to survive a crash. A cookie whose rotation was tried
+// may be gone (the answer was lost) but never carries a login.
 type ledger struct {
 	mu        sync.Mutex
-	delivered map[string]string // cookie → authid confirmed by welcome ("" = none)
-	tried     map[string]bool   // cookies on which a login was sent
+	delivered map[string]string // cookie → authid confirmed by its rotation ("" = none)
+	tried     map[string]bool   // cookies whose rotation was tried and not confirmed
+	replaced  map[string]bool   // cookies that a confirmed rotation replaced
 	logins    int
 }
 
@@ -129,10 +131,13 @@ func (l *ledger) tryLogin(id string) {
 	l.tried[id] = true
 }
 
-func (l *ledger) welcome(id, authid string) {
+func (l *ledger) rotated(old, next, authid string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.delivered[id] = authid
+	delete(l.delivered, old)
+	delete(l.tried, old)
+	l.replaced[old] = true
+	l.delivered[next] = authid
 	l.logins++
 }
 
@@ -169,9 +174,9 @@ func loadWorker(url string, seed uint64, l *ledger, stop <-chan struct{}) {
 			if r.IntN(2) == 0 {
 				authid := []string{"alice", "bob"}[r.IntN(2)]
 				l.tryLogin(c.cookie)
-				m, err := c.login(authid)
-				if err == nil && m.Type == "welcome" {
-					l.welcome(c.cookie, authid)
+				if next, err := c.loginRotate(url, c.cookie, authid); err == nil {
+					l.rotated(c.cookie, next, authid)
+					mine = append(mine, next)
 				}
 			}
 		}
@@ -187,12 +192,15 @@ func checkLedger(t *testing.T, url string, l *ledger) {
 	t.Helper()
 	l.mu.Lock()
 	type entry struct {
-		id, authid string
-		tried      bool
+		id, authid      string
+		tried, replaced bool
 	}
 	var all []entry
 	for id, authid := range l.delivered {
-		all = append(all, entry{id, authid, l.tried[id]})
+		all = append(all, entry{id, authid, l.tried[id], false})
+	}
+	for id := range l.replaced {
+		all = append(all, entry{id: id, replaced: true})
 	}
 	l.mu.Unlock()
 
@@ -208,11 +216,19 @@ func checkLedger(t *testing.T, url string, l *ledger) {
 				switch {
 				case err != nil:
 					problem = err.Error()
+				case e.replaced:
+					if !c.hello.New || c.hello.Auth != nil {
+						problem = fmt.Sprintf("a cookie replaced by a rotation came back: %+v", c.hello)
+					}
+				case e.tried:
+					if c.hello.Auth != nil {
+						problem = fmt.Sprintf("a cookie whose rotation was not confirmed has auth %+v", c.hello.Auth)
+					}
 				case c.hello.New || c.cookie != "":
 					problem = "the cookie was forgotten (a new one was issued)"
 				case e.authid != "" && (c.hello.Auth == nil || c.hello.Auth.AuthID != e.authid || c.hello.Auth.AuthProvider != "cookie"):
 					problem = fmt.Sprintf("the login as %s was forgotten: auth %+v", e.authid, c.hello.Auth)
-				case !e.tried && c.hello.Auth != nil:
+				case e.authid == "" && c.hello.Auth != nil:
 					problem = fmt.Sprintf("a cookie that never logged in has auth %+v", c.hello.Auth)
 				}
 				if c != nil {
@@ -251,7 +267,7 @@ func TestServerCrashUnderLoad(t *testing.T) {
 	if err := os.WriteFile(config, []byte(trackingConfig(86400, "always")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l := &ledger{delivered: map[string]string{}, tried: map[string]bool{}}
+	l := &ledger{delivered: map[string]string{}, tried: map[string]bool{}, replaced: map[string]bool{}}
 	r := rand.New(rand.NewPCG(5, 5))
 
 	for round := range rounds {

@@ -88,15 +88,17 @@ func TestFullDiskRefusesCookiesAndLeavesNoHalfFrame(t *testing.T) {
 			var kept *wsClient
 			for i := range 3 {
 				c := mustDial(t, ts.wsURL(), "")
-				delivered[c.cookie] = ""
 				if i == 0 {
-					if m, err := c.login("alice"); err != nil || m.Type != "welcome" {
-						t.Fatalf("login: %+v %v", m, err)
+					next, err := c.loginRotate(ts.wsURL(), c.cookie, "alice")
+					if err != nil {
+						t.Fatalf("login: %v", err)
 					}
-					delivered[c.cookie] = "alice"
+					delivered[next] = "alice"
+					c.cookie = next
 					kept = c
 					continue
 				}
+				delivered[c.cookie] = ""
 				c.close()
 			}
 			size := ts.fileStore().Stats().Journal.Size
@@ -114,11 +116,14 @@ func TestFullDiskRefusesCookiesAndLeavesNoHalfFrame(t *testing.T) {
 			if back.hello.New || back.cookie != "" || back.hello.Auth == nil || back.hello.Auth.AuthID != "alice" {
 				t.Fatalf("returning visitor on a full disk: hello %+v, cookie set %v", back.hello, back.cookie != "")
 			}
-			if m, err := back.login("bob"); err != nil || m.Type != "error" || !strings.Contains(m.Error, "cannot store") {
-				t.Fatalf("login on a full disk: %+v %v, want an error reply", m, err)
+			if _, err := back.loginRotate(ts.wsURL(), kept.cookie, "bob"); !isStatus(err, http.StatusServiceUnavailable) {
+				t.Fatalf("rotation of a login on a full disk: %v, want 503", err)
 			}
-			if m, err := back.request(map[string]string{"type": "whoami"}); err != nil || m.Type != "hello" || m.Auth.AuthID != "alice" {
-				t.Fatalf("whoami after the refused login: %+v %v", m, err)
+			if m, err := back.request(map[string]string{"type": "whoami"}); err != nil || m.Type != "hello" || m.Auth == nil || m.Auth.AuthID != "bob" || m.Auth.AuthProvider != "static" {
+				t.Fatalf("whoami after the refused rotation: %+v %v, want bob on this connection only", m, err)
+			}
+			if again := mustDial(t, ts.wsURL(), kept.cookie); again.hello.Auth == nil || again.hello.Auth.AuthID != "alice" {
+				t.Fatalf("the cookie after the refused rotation: %+v, want alice still", again.hello.Auth)
 			}
 			doc := ts.status()
 			if st := doc.Services[0].Store; !doc.ReadOnly || st == nil || !st.ReadOnly || !strings.Contains(st.Error, "no space left on device") {
@@ -163,9 +168,11 @@ func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 	ts := startServer(t, trackingConfig(3600, "always"), dir, serverOptions{opener: &node.Opener{FS: fsys}})
 
 	a := mustDial(t, ts.wsURL(), "")
-	if m, err := a.login("alice"); err != nil || m.Type != "welcome" {
-		t.Fatalf("login: %+v %v", m, err)
+	next, err := a.loginRotate(ts.wsURL(), a.cookie, "alice")
+	if err != nil {
+		t.Fatalf("login: %v", err)
 	}
+	a.cookie = next
 	if n := ts.metric("cookiestore_fsync_errors_total"); n != 0 {
 		t.Fatalf("fsync errors before the fault: %v", n)
 	}
@@ -179,8 +186,8 @@ func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 	for range 3 {
 		mustRefuse(t, ts.wsURL(), http.StatusServiceUnavailable)
 	}
-	if m, err := a.login("bob"); err != nil || m.Type != "error" || !strings.Contains(m.Error, "cannot store") {
-		t.Fatalf("login on a read-only store: %+v %v", m, err)
+	if _, err := a.loginRotate(ts.wsURL(), a.cookie, "bob"); !isStatus(err, http.StatusServiceUnavailable) {
+		t.Fatalf("rotation of a login on a read-only store: %v, want 503", err)
 	}
 	if m, err := a.logout(); err != nil || m.Type != "error" || !strings.Contains(m.Error, "logout failed") {
 		t.Fatalf("logout on a read-only store: %+v %v; want an error, and the cookie kept", m, err)

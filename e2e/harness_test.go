@@ -43,7 +43,8 @@ const (
 // trackingConfig is a web transport with a tracked WebSocket service at
 // /ws (cookie and ticket auth), /status and /metrics. The store is a file
 // store with the given sync mode, in cookies.dat of the node directory, or
-// a memory store when sync is "".
+// a memory store when sync is "". The tests make thousands of new cookies
+// from one address, so the limit of new cookies per address is off.
 func trackingConfig(maxAge int, sync string) string {
 	store := `{"type":"memory"}`
 	if sync != "" {
@@ -51,6 +52,7 @@ func trackingConfig(maxAge int, sync string) string {
 	}
 	return fmt.Sprintf(`{"transports":[{"type":"web","endpoint":{"type":"tcp","interface":"127.0.0.1","port":8080},"paths":{
 	"ws": {"type":"websocket",
+	       "options":{"max_new_cookies_per_second":0,"new_cookie_burst":0},
 	       "cookie":{"name":"cbtid","length":24,"max_age":%d,"store":%s},
 	       "auth":{"cookie":{},"ticket":{"type":"static","principals":{
 	           "alice":{"ticket":%q,"role":"user"},
@@ -276,6 +278,7 @@ type (
 		Created     string    `json:"created"`
 		Auth        *wireAuth `json:"auth"`
 		Error       string    `json:"error"`
+		Rotate      string    `json:"rotate"` // a welcome's rotation token
 	}
 )
 
@@ -293,6 +296,12 @@ type handshakeError struct {
 	status int
 	header http.Header
 	err    error
+}
+
+// isStatus reports whether err is a refusal with the given HTTP status.
+func isStatus(err error, status int) bool {
+	var he *handshakeError
+	return errors.As(err, &he) && he.status == status
 }
 
 func (e *handshakeError) Error() string {
@@ -366,6 +375,47 @@ func (c *wsClient) request(v any) (message, error) {
 
 func (c *wsClient) login(authid string) (message, error) {
 	return c.request(map[string]string{"type": "login", "authid": authid, "ticket": ticketOf(authid)})
+}
+
+// rotate trades a welcome's token for a new cookie, as the built-in page
+// does: a POST to the service with the old cookie id. It returns the new
+// cookie's value, or the HTTP status of a refusal in the error.
+func rotate(wsURL, id, token string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, "http"+strings.TrimPrefix(wsURL, "ws"), strings.NewReader(`{"rotate":"`+token+`"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cookie", "cbtid="+id)
+	req.Close = true // no idle connection left for the leak checks
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return "", &handshakeError{status: resp.StatusCode, header: resp.Header, err: errors.New("rotation refused")}
+	}
+	for _, hc := range resp.Cookies() {
+		if hc.Name == "cbtid" && hc.Value != "" {
+			return hc.Value, nil
+		}
+	}
+	return "", errors.New("rotation: 204 without a cookie")
+}
+
+// loginRotate logs c, whose cookie is id, in as authid and rotates the
+// cookie; it returns the new cookie's value.
+func (c *wsClient) loginRotate(wsURL, id, authid string) (string, error) {
+	m, err := c.login(authid)
+	if err != nil {
+		return "", err
+	}
+	if m.Type != "welcome" || m.Rotate == "" {
+		return "", fmt.Errorf("login as %s: %+v, want a welcome with a rotation token", authid, m)
+	}
+	return rotate(wsURL, id, m.Rotate)
 }
 
 func (c *wsClient) logout() (message, error) {

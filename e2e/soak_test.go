@@ -284,8 +284,9 @@ func closeHeld(held []*heldConn) {
 	}
 }
 
-// soakNewVisitor brings a new browser with two tabs: one logs in and out,
-// and the other must be kicked with 4001.
+// soakNewVisitor brings a new browser with two tabs: one logs in, rotates
+// the cookie and logs out, and the other, moved to the new cookie by the
+// rotation, must be kicked with 4001.
 func soakNewVisitor(url string, r *rand.Rand, n *soakCounters) error {
 	a, err := dial(url)
 	if err != nil {
@@ -305,8 +306,8 @@ func soakNewVisitor(url string, r *rand.Rand, n *soakCounters) error {
 	if b.hello.New || b.hello.Connections != 2 {
 		return fmt.Errorf("second tab: hello %+v, want the same visitor with 2 connections", b.hello)
 	}
-	if m, err := a.login([]string{"alice", "bob"}[r.IntN(2)]); err != nil || m.Type != "welcome" {
-		return fmt.Errorf("login: %+v %v", m, err)
+	if _, err := a.loginRotate(url, a.cookie, []string{"alice", "bob"}[r.IntN(2)]); err != nil {
+		return fmt.Errorf("login: %w", err)
 	}
 	n.logins.Add(1)
 	if m, err := a.logout(); err != nil || m.Type != "goodbye" {

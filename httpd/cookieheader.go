@@ -2,7 +2,7 @@ package httpd
 
 import "strings"
 
-// CookieValues returns every value of the cookie called name in the given
+// cookieValues returns every value of the cookie called name in the given
 // Cookie header values (several header lines are allowed, as HTTP/2 sends
 // them), in the order they appear.
 //
@@ -21,7 +21,7 @@ import "strings"
 // cookies harmless. Unlike http.Request.Cookies, which builds an http.Cookie
 // for every cookie in the header, it allocates nothing unless the cookie is
 // there; the returned strings share memory with headers.
-func CookieValues(headers []string, name string) []string {
+func cookieValues(headers []string, name string) []string {
 	if name == "" {
 		return nil
 	}

@@ -44,8 +44,8 @@ func TestCookieValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := CookieValues(tt.headers, tt.cookie); !slices.Equal(got, tt.want) {
-				t.Errorf("CookieValues(%q, %q) = %q, want %q", tt.headers, tt.cookie, got, tt.want)
+			if got := cookieValues(tt.headers, tt.cookie); !slices.Equal(got, tt.want) {
+				t.Errorf("cookieValues(%q, %q) = %q, want %q", tt.headers, tt.cookie, got, tt.want)
 			}
 		})
 	}
@@ -74,7 +74,7 @@ func TestCookieValuesAgreesWithNetHTTP(t *testing.T) {
 				want = append(want, c.Value)
 			}
 		}
-		if got := CookieValues([]string{h}, "cbtid"); !slices.Equal(got, want) {
+		if got := cookieValues([]string{h}, "cbtid"); !slices.Equal(got, want) {
 			t.Errorf("header %q: CookieValues = %q, net/http = %q", h, got, want)
 		}
 	}
@@ -82,11 +82,11 @@ func TestCookieValuesAgreesWithNetHTTP(t *testing.T) {
 
 func TestCookieValuesAllocations(t *testing.T) {
 	absent := []string{`a=1; foo={"a":1}; xcbtid=2`, "b=3"}
-	if n := testing.AllocsPerRun(100, func() { _ = CookieValues(absent, "cbtid") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = cookieValues(absent, "cbtid") }); n != 0 {
 		t.Errorf("absent cookie: %v allocations, want 0", n)
 	}
 	present := []string{`a=1; foo={"a":1}; cbtid=abcdefghijklmnopqrstuvwx`}
-	if n := testing.AllocsPerRun(100, func() { _ = CookieValues(present, "cbtid") }); n != 1 {
+	if n := testing.AllocsPerRun(100, func() { _ = cookieValues(present, "cbtid") }); n != 1 {
 		t.Errorf("one cookie: %v allocations, want 1 (the result slice)", n)
 	}
 }
@@ -95,7 +95,7 @@ func BenchmarkCookieValues(b *testing.B) {
 	headers := []string{`_ga=GA1.2.3.4; prefs={"theme":"dark","langs":["en","de"]}; cbtid=abcdefghijklmnopqrstuvwx; other=1`}
 	b.ReportAllocs()
 	for b.Loop() {
-		if v := CookieValues(headers, "cbtid"); len(v) != 1 {
+		if v := cookieValues(headers, "cbtid"); len(v) != 1 {
 			b.Fatal(v)
 		}
 	}

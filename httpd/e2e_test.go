@@ -139,9 +139,7 @@ func TestFileStoreNewReuseLoginRestartLogout(t *testing.T) {
 	if again.hello.New || again.hello.Connections != 2 {
 		t.Fatalf("reuse: %+v", again.hello)
 	}
-	if m := a.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}); m["type"] != "welcome" {
-		t.Fatalf("login: %v", m)
-	}
+	next := ts.loginRotate(t, "/ws", a, "alice", "secret-a")
 	// Unknown IDs are replaced, never adopted.
 	u := ts.dial(t, "AAAAAAAAAAAAAAAAAAAAAAAA")
 	if !u.hello.New || u.value() == "AAAAAAAAAAAAAAAAAAAAAAAA" {
@@ -149,17 +147,20 @@ func TestFileStoreNewReuseLoginRestartLogout(t *testing.T) {
 	}
 
 	ts = restart(t, n, ts, a, again, u)
-	b1 := ts.dial(t, id)
+	if old := ts.dial(t, id); !old.hello.New || old.hello.Auth != nil {
+		t.Fatalf("the cookie replaced by the login came back after a restart: %+v", old.hello)
+	}
+	b1 := ts.dial(t, next)
 	want := authInfo{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthProvider: "cookie"}
 	if b1.hello.New || b1.hello.Auth == nil || *b1.hello.Auth != want || b1.hello.Created != t0.UTC().Format(time.RFC3339) {
 		t.Fatalf("after restart: %+v auth %+v", b1.hello, b1.hello.Auth)
 	}
 	doc := ts.status(t)
-	if st := doc.Services[0].Store; st == nil || st.Type != "file" || st.Cookies != 2 || st.JournalBytes == 0 || st.ReadOnly {
+	if st := doc.Services[0].Store; st == nil || st.Type != "file" || st.Cookies != 3 || st.JournalBytes == 0 || st.ReadOnly {
 		t.Fatalf("status store = %+v", st)
 	}
 
-	b2 := ts.dial(t, id)
+	b2 := ts.dial(t, next)
 	if m := b1.reply(map[string]any{"type": "logout"}); m["type"] != "goodbye" {
 		t.Fatalf("logout: %v", m)
 	}
@@ -169,7 +170,7 @@ func TestFileStoreNewReuseLoginRestartLogout(t *testing.T) {
 	b1.closed()
 
 	ts = restart(t, n, ts)
-	if c := ts.dial(t, id); !c.hello.New || c.value() == id || c.hello.Auth != nil {
+	if c := ts.dial(t, next); !c.hello.New || c.value() == next || c.hello.Auth != nil {
 		t.Fatalf("logout did not survive the restart: %+v", c.hello)
 	}
 }
@@ -180,9 +181,9 @@ func TestFileStoreExpiryAndRevokeAcrossRestart(t *testing.T) {
 	a := ts.dial(t, "")
 	old := a.value()
 	b := ts.dial(t, "")
-	b.reply(map[string]any{"type": "login", "authid": "bob", "ticket": "secret-b"})
+	bID := ts.loginRotate(t, "/ws", b, "bob", "secret-b")
 	c := ts.dial(t, "")
-	c.reply(map[string]any{"type": "login", "authid": "bob", "ticket": "secret-b"})
+	ts.loginRotate(t, "/ws", c, "bob", "secret-b")
 	if n, err := ts.services[0].tracker.Revoke("bob"); n != 2 || err != nil {
 		t.Fatalf("Revoke = %d, %v", n, err)
 	}
@@ -194,7 +195,7 @@ func TestFileStoreExpiryAndRevokeAcrossRestart(t *testing.T) {
 	if again := ts.dial(t, old); again.hello.New {
 		t.Fatal("a live cookie was replaced after restart")
 	}
-	if again := ts.dial(t, b.value()); !again.hello.New {
+	if again := ts.dial(t, bID); !again.hello.New {
 		t.Fatal("a revoked cookie came back after restart")
 	}
 	n.clock.Add(30 * time.Minute) // max_age 3600 s has passed
@@ -218,11 +219,12 @@ func TestFullDiskRefusesNewCookies(t *testing.T) {
 	if v := resp.Header.Values("Set-Cookie"); len(v) != 0 {
 		t.Fatalf("Set-Cookie %q for a cookie that was not stored", v)
 	}
-	// A returning browser needs no write and still gets in; a login needs
-	// one and is refused.
+	// A returning browser needs no write and still gets in; the rotation
+	// of a login needs one and is refused.
 	again := ts.dial(t, kept.value())
-	if m := again.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}); m["type"] != "error" {
-		t.Fatalf("login on a full disk: %v", m)
+	token := again.login("alice", "secret-a")
+	if resp, _ := postRotate(t, ts.base+"/ws", "cbtid="+kept.value(), `{"rotate":"`+token+`"}`, nil); resp.StatusCode != http.StatusServiceUnavailable || len(resp.Cookies()) != 0 {
+		t.Fatalf("rotation on a full disk: %s %v, want 503 and no cookie", resp.Status, resp.Cookies())
 	}
 	if doc := ts.status(t); !doc.ReadOnly || doc.Services[0].Store.Error == "" {
 		t.Fatalf("status does not report the read-only store: %+v", doc.Services[0].Store)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -64,12 +65,12 @@ func debugLogger() (*slog.Logger, *logBuffer) {
 // faultStore wraps a memory store and lets a test break it.
 type faultStore struct {
 	Store
-	mu         sync.Mutex
-	createErr  error // returned by Create, with the digest appended
-	setAuthErr error
-	deleteErr  error
-	closed     int
-	stats      *StoreStats
+	mu        sync.Mutex
+	createErr error // returned by Create, with the digest appended
+	rotateErr error
+	deleteErr error
+	closed    int
+	stats     *StoreStats
 }
 
 func (f *faultStore) Create(c record.Cookie) error {
@@ -82,14 +83,14 @@ func (f *faultStore) Create(c record.Cookie) error {
 	return f.Store.Create(c)
 }
 
-func (f *faultStore) SetAuth(d record.Digest, a record.Auth) error {
+func (f *faultStore) Rotate(old record.Digest, next record.Cookie) error {
 	f.mu.Lock()
-	err := f.setAuthErr
+	err := f.rotateErr
 	f.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("set auth of %s: %w", d, err)
+		return fmt.Errorf("rotate %s: %w", old, err)
 	}
-	return f.Store.SetAuth(d, a)
+	return f.Store.Rotate(old, next)
 }
 
 func (f *faultStore) Delete(d record.Digest, why record.DeleteReason) error {
@@ -148,7 +149,8 @@ type env struct {
 	tracker *Tracker
 	store   Store
 	srv     *httptest.Server
-	url     string
+	url     string // ws://.../ws
+	httpURL string // http://.../ws, where rotation tokens are posted
 	clock   *testkit.Clock
 	logs    *logBuffer
 }
@@ -174,11 +176,13 @@ func newEnv(t *testing.T, svc *config.WebSocket, store Store, opts TrackerOption
 		t.Fatal(err)
 	}
 	tr.closeGrace = 500 * time.Millisecond
+	tr.sweepEvery = 10 * time.Millisecond
 	mux := http.NewServeMux()
 	mux.Handle("/ws", tr)
 	e.tracker, e.store = tr, store
 	e.srv = httptest.NewServer(mux)
 	e.url = "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/ws"
+	e.httpURL = e.srv.URL + "/ws"
 	t.Cleanup(func() {
 		if err := tr.Shutdown(shutdownCtx(t)); err != nil {
 			t.Errorf("shutdown: %v", err)
@@ -233,9 +237,7 @@ func dialURL(t *testing.T, url string, h http.Header, d *websocket.Dialer) *clie
 	c := &client{t: t, ws: ws, resp: resp}
 	t.Cleanup(func() { ws.Close() })
 	for _, hc := range resp.Cookies() {
-		if hc.Name == "cbtid" {
-			c.cookie = hc
-		}
+		c.cookie = hc // the tracker sets one cookie at most
 	}
 	c.read(&c.hello)
 	if c.hello.Type != "hello" {
@@ -350,4 +352,65 @@ func isHexVisitor(s string) bool {
 		}
 	}
 	return true
+}
+
+// login logs c in and returns the welcome's rotation token, "" when it has
+// none.
+func (c *client) login(authid, ticket string) string {
+	c.t.Helper()
+	m := c.reply(map[string]any{"type": "login", "authid": authid, "ticket": ticket})
+	if m["type"] != "welcome" {
+		c.t.Fatalf("login %s: %v", authid, m)
+	}
+	token, _ := m["rotate"].(string)
+	return token
+}
+
+// postRotate posts a rotation token to url as a browser would: JSON, with
+// the cookie (a full "name=value" pair, or "" for none) and a same-origin
+// Origin header. edit, if not nil, changes the request before it is sent.
+func postRotate(t *testing.T, url, cookie, body string, edit func(*http.Request)) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://"+req.URL.Host)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	if edit != nil {
+		edit(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// rotate trades token for a new cookie, presenting cookie value id, and
+// returns the new value; it fails unless the answer is 204 with a cookie.
+func rotate(t *testing.T, url, id, token string) string {
+	t.Helper()
+	resp, body := postRotate(t, url, "cbtid="+id, `{"rotate":"`+token+`"}`, nil)
+	cs := resp.Cookies()
+	if resp.StatusCode != http.StatusNoContent || len(cs) != 1 || cs[0].Value == "" {
+		t.Fatalf("rotation: %s %q, cookies %v; want 204 with a new cookie", resp.Status, body, cs)
+	}
+	return cs[0].Value
+}
+
+// loginRotate logs c in and rotates its cookie, as the built-in page does,
+// and returns the new cookie value.
+func (e *env) loginRotate(c *client, authid, ticket string) string {
+	e.t.Helper()
+	token := c.login(authid, ticket)
+	if token == "" {
+		e.t.Fatal("the welcome has no rotation token")
+	}
+	return rotate(e.t, e.httpURL, c.value(), token)
 }

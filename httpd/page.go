@@ -18,7 +18,7 @@ import (
 // external resource, so `cookiestore serve` works offline and the page's
 // Content-Security-Policy can forbid everything but its own origin.
 
-//go:embed page/index.html page/app.js page/style.css
+//go:embed page/index.html page/app.js page/style.css page/favicon.svg
 var pageAssets embed.FS
 
 // pageCSP allows the page's own script and stylesheet and WebSocket
@@ -35,13 +35,14 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 // with the query parameter ?ws=/path.
 const pageDefaultWebSocket = "ws"
 
-// pageHandler serves the page and its two assets below one base path.
+// pageHandler serves the page and its assets below one base path.
 type pageHandler struct {
 	base  string // folder of the page, ending in "/": "/" for the service "/", "/p/" for "/p"
 	root  string // the service's own URL path, which serves the page too
 	index []byte // the rendered HTML
 	js    []byte
 	css   []byte
+	icon  []byte
 }
 
 // newPageHandler returns the handler of a "page" service.
@@ -59,6 +60,7 @@ func newPageHandler(svc *config.Service) http.Handler {
 		root: root,
 		js:   mustAsset("page/app.js"),
 		css:  mustAsset("page/style.css"),
+		icon: mustAsset("page/favicon.svg"),
 	}
 	// The page is the same for every request: render it once. html/template
 	// escapes the injected paths for their attribute context.
@@ -108,6 +110,14 @@ func (h *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.base + "style.css":
 		body = h.css
 		hdr.Set("Content-Type", "text/css; charset=utf-8")
+	case h.base + "favicon.svg":
+		body = h.icon
+		hdr.Set("Content-Type", "image/svg+xml")
+	case "/favicon.ico", h.base + "favicon.ico":
+		// Browsers that ignore the page's icon link ask for this one; an
+		// empty answer keeps a 404 out of their console and our logs.
+		w.WriteHeader(http.StatusNoContent)
+		return
 	default:
 		http.NotFound(w, r)
 		return

@@ -45,8 +45,16 @@ func TestPage(t *testing.T) {
 			wantStatus: 200, wantType: "text/html", wantNoBody: true,
 		},
 		{
-			name: "unknown file", svcPath: "/", method: "GET", target: "/favicon.ico",
+			name: "unknown file", svcPath: "/", method: "GET", target: "/robots.txt",
 			wantStatus: 404,
+		},
+		{
+			name: "icon", svcPath: "/", method: "GET", target: "/favicon.svg",
+			wantStatus: 200, wantType: "image/svg+xml", wantInBody: []string{"<svg"},
+		},
+		{
+			name: "no favicon 404", svcPath: "/", method: "GET", target: "/favicon.ico",
+			wantStatus: 204,
 		},
 		{
 			name: "no traversal into the embedded folder", svcPath: "/", method: "GET", target: "/page/app.js",
@@ -151,7 +159,7 @@ func TestPageSelfContained(t *testing.T) {
 	}
 	for _, id := range []string{
 		"visitor", "new", "created", "connections", "auth", "state",
-		"authid", "ticket", "login", "logout", "error",
+		"authid", "ticket", "login", "logout", "error", "ticket-login", "no-login",
 	} {
 		if !strings.Contains(string(h.index), `id="`+id+`"`) {
 			t.Errorf("the page has no element #%s", id)
@@ -160,7 +168,7 @@ func TestPageSelfContained(t *testing.T) {
 			t.Errorf("app.js never touches #%s", id)
 		}
 	}
-	for _, msg := range []string{`type: "login"`, `type: "logout"`, `type: "whoami"`} {
+	for _, msg := range []string{`type: "login"`, `type: "logout"`, `type: "whoami"`, `rotate: token`, `new BroadcastChannel("cookiestore")`} {
 		if !strings.Contains(string(h.js), msg) {
 			t.Errorf("app.js never sends {%s}", msg)
 		}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +62,7 @@ type Server struct {
 
 	transports []*transport
 	services   []*socketService
+	statics    []*staticHandler // their folders are closed with the stores
 	metrics    *metrics
 
 	mu        sync.Mutex
@@ -75,10 +75,11 @@ type Server struct {
 
 // transport is one listening socket and its http.Server.
 type transport struct {
-	cfg *config.Transport
-	srv *http.Server
-	tls *tls.Config
-	ln  net.Listener
+	cfg      *config.Transport
+	srv      *http.Server
+	tls      *tls.Config
+	ln       net.Listener
+	trackers []*Tracker // its WebSocket services
 }
 
 // socketService is a WebSocket service with its tracker and store (nil when
@@ -131,28 +132,23 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	return s, nil
 }
 
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
 func (s *Server) buildTransport(tc *config.Transport) (*transport, error) {
 	if tc.Endpoint.Type != "" && tc.Endpoint.Type != "tcp" {
 		return nil, fmt.Errorf("%s.endpoint.type: %q is not supported (only \"tcp\")", tc.Path, tc.Endpoint.Type)
 	}
 	mux := http.NewServeMux()
+	tr := &transport{cfg: tc}
 	switch tc.Type {
 	case config.TransportWebSocket:
-		h, err := s.buildWebSocket(tc.Path, "/", tc.WebSocket, tc.Store)
+		t, err := s.buildWebSocket(tc.Path, "/", tc.WebSocket, tc.Store)
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("/", h)
+		tr.trackers = append(tr.trackers, t)
+		mux.Handle("/", t)
 	case config.TransportWeb:
 		for _, svc := range tc.Paths {
-			h, err := s.buildService(svc)
+			h, err := s.buildService(tr, svc)
 			if err != nil {
 				return nil, err
 			}
@@ -163,7 +159,6 @@ func (s *Server) buildTransport(tc *config.Transport) (*transport, error) {
 	default:
 		return nil, fmt.Errorf("%s.type: transport type %q is not supported (only \"web\" and \"websocket\")", tc.Path, tc.Type)
 	}
-	tr := &transport{cfg: tc}
 	if tc.Endpoint.TLS != nil {
 		pair, err := tls.LoadX509KeyPair(tc.Endpoint.TLS.Certificate, tc.Endpoint.TLS.Key)
 		if err != nil {
@@ -172,7 +167,7 @@ func (s *Server) buildTransport(tc *config.Transport) (*transport, error) {
 		tr.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	}
 	tr.srv = &http.Server{
-		Handler:           mux,
+		Handler:           hostGuard(tr.trackers, mux),
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -213,15 +208,25 @@ func handle(mux *http.ServeMux, svc *config.Service, h http.Handler) (err error)
 	return nil
 }
 
-func (s *Server) buildService(svc *config.Service) (http.Handler, error) {
+func (s *Server) buildService(tr *transport, svc *config.Service) (http.Handler, error) {
 	switch svc.Type {
 	case config.ServiceWebSocket:
-		return s.buildWebSocket(svc.Path, svc.URLPath, svc.WebSocket, svc.Store)
+		t, err := s.buildWebSocket(svc.Path, svc.URLPath, svc.WebSocket, svc.Store)
+		if err != nil {
+			return nil, err
+		}
+		tr.trackers = append(tr.trackers, t)
+		return t, nil
 	case config.ServiceStatic:
 		if svc.Directory == "" {
 			return nil, fmt.Errorf("%s.directory: no folder to serve", svc.Path)
 		}
-		return gzhttp.GzipHandler(http.FileServer(http.Dir(svc.Directory))), nil
+		h, err := newStatic(svc.Directory)
+		if err != nil {
+			return nil, fmt.Errorf("%s.directory: %w", svc.Path, err)
+		}
+		s.statics = append(s.statics, h)
+		return gzhttp.GzipHandler(h), nil
 	case config.ServiceStatus:
 		return http.HandlerFunc(s.serveStatus), nil
 	case config.ServiceMetrics:
@@ -235,7 +240,7 @@ func (s *Server) buildService(svc *config.Service) (http.Handler, error) {
 // buildWebSocket opens the store of a WebSocket service and returns its
 // tracker. A service with a cookie block and no store description (built
 // by hand) gets a memory store.
-func (s *Server) buildWebSocket(path, urlPath string, ws *config.WebSocket, sc *config.Store) (http.Handler, error) {
+func (s *Server) buildWebSocket(path, urlPath string, ws *config.WebSocket, sc *config.Store) (*Tracker, error) {
 	if ws == nil {
 		return nil, fmt.Errorf("%s: WebSocket service without settings", path)
 	}
@@ -313,6 +318,11 @@ func (s *Server) Listen() error {
 				prev.ln = nil
 			}
 			return fmt.Errorf("%s: listen on %s: %w", tr.cfg.Path, addr, err)
+		}
+		// The default of allowed_hosts depends on the bound address.
+		bound := ln.Addr()
+		for _, t := range tr.trackers {
+			t.listener.Store(&bound)
 		}
 		if tr.tls != nil {
 			ln = tls.NewListener(ln, tr.tls)
@@ -454,9 +464,13 @@ func (s *Server) shutdown() error {
 }
 
 // closeStores closes every store opened so far (which syncs a file store
-// and releases its lock).
+// and releases its lock), and the static folders.
 func (s *Server) closeStores() error {
 	var errs []error
+	for _, h := range s.statics {
+		_ = h.root.Close()
+	}
+	s.statics = nil
 	for _, svc := range s.services {
 		if svc.store == nil {
 			continue

@@ -104,6 +104,13 @@ func (ts *testServer) ws(path string) string {
 	return "ws" + strings.TrimPrefix(ts.base, "http") + path
 }
 
+// rotate logs c in and rotates its cookie at the service path, and returns
+// the new cookie value.
+func (ts *testServer) loginRotate(t *testing.T, path string, c *client, authid, ticket string) string {
+	t.Helper()
+	return rotate(t, ts.base+path, c.value(), c.login(authid, ticket))
+}
+
 func (ts *testServer) get(t *testing.T, path string) (*http.Response, string) {
 	t.Helper()
 	tr := &http.Transport{DisableCompression: true}
@@ -166,12 +173,12 @@ func TestServerStatusAndMetrics(t *testing.T) {
 	}
 
 	doc := ts.status(t)
-	if doc.Version != "v1.2.3" || doc.Connections != 3 || doc.Cookies != 2 || !doc.ReadOnly || doc.UptimeSeconds < 0 || len(doc.Services) != 1 {
+	if doc.Version != "v1.2.3" || doc.Connections != 3 || doc.Cookies != 2 || !doc.ReadOnly || !doc.Ready || doc.UptimeSeconds < 0 || len(doc.Services) != 1 {
 		t.Fatalf("status = %+v", doc)
 	}
 	svc := doc.Services[0]
 	want := storeStatus{Type: "memory", Cookies: 2, EventsAppended: 42, JournalBytes: 4096, Syncs: 7, SyncErrors: 1,
-		Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Error: "fdatasync: input/output error"}
+		Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Ready: true, Error: "fdatasync: input/output error"}
 	if svc.URL != "/ws" || svc.Path != "transports[0].paths.ws" || svc.Connections != 3 || svc.Visitors != 2 || svc.Store == nil || *svc.Store != want {
 		t.Fatalf("service status = %+v, store %+v", svc, svc.Store)
 	}
@@ -573,18 +580,23 @@ func TestNoCookieValueInLogsOrMessages(t *testing.T) {
 	a := dialURL(t, ts.ws("/ws"), nil, nil)
 	clients, ids = append(clients, a), append(ids, a.value())
 	a.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "wrong"})
-	a.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"})
+	token := a.login("alice", "secret-a")
 	a.reply(map[string]any{"type": "whoami"})
 	a.reply(map[string]any{"type": "nonsense"})
-	b := dialURL(t, ts.ws("/ws"), http.Header{"Cookie": {"cbtid=" + a.value()}}, nil)
+	next := rotate(t, ts.base+"/ws", a.value(), token)
+	ids = append(ids, next)
+	b := dialURL(t, ts.ws("/ws"), http.Header{"Cookie": {"cbtid=" + next}}, nil)
 	clients = append(clients, b)
 	fs.mu.Lock()
-	fs.deleteErr, fs.setAuthErr = syscall.EIO, syscall.EIO
+	fs.deleteErr, fs.rotateErr = syscall.EIO, syscall.EIO
 	fs.mu.Unlock()
 	b.reply(map[string]any{"type": "logout"})
-	b.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"})
+	token = b.login("alice", "secret-a")
+	if resp, _ := postRotate(t, ts.base+"/ws", "cbtid="+next, `{"rotate":"`+token+`"}`, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("rotation on a failing store: %s", resp.Status)
+	}
 	fs.mu.Lock()
-	fs.deleteErr, fs.setAuthErr, fs.createErr = nil, nil, syscall.ENOSPC
+	fs.deleteErr, fs.rotateErr, fs.createErr = nil, nil, syscall.ENOSPC
 	fs.mu.Unlock()
 	if _, resp, err := websocket.DefaultDialer.Dial(ts.ws("/ws"), nil); err == nil || resp.StatusCode != 503 {
 		t.Fatalf("handshake on a full disk: %v", err)
@@ -648,10 +660,10 @@ func TestDefaultLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprint(conn, "GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	fmt.Fprintf(conn, "GET /status HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", strings.TrimPrefix(ts.base, "http://"))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("raw GET /status: %v", err)
+		t.Fatalf("raw GET /status: %v %v", resp, err)
 	}
 	resp.Body.Close()
 }

@@ -3,11 +3,8 @@ package httpd
 import (
 	"encoding/json"
 	"net/http"
+	"runtime/debug"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // statusDoc is the JSON document of a "status" service. Field names are
@@ -19,6 +16,7 @@ type statusDoc struct {
 	Connections   int             `json:"connections"` // live WebSocket connections, all services
 	Cookies       int             `json:"cookies"`     // cookies in all stores
 	ReadOnly      bool            `json:"read_only"`   // some store refuses writes
+	Ready         bool            `json:"ready"`       // every store answers (see Readiness)
 	Services      []serviceStatus `json:"services"`
 }
 
@@ -40,6 +38,7 @@ type storeStatus struct {
 	Compactions    int64   `json:"compactions"`
 	DeadRatio      float64 `json:"dead_ratio"`
 	ReadOnly       bool    `json:"read_only"`
+	Ready          bool    `json:"ready"`
 	Error          string  `json:"error"`
 }
 
@@ -59,6 +58,7 @@ func (s *Server) status() statusDoc {
 		Started:       s.started.UTC(),
 		UptimeSeconds: now.Sub(s.started).Seconds(),
 		Services:      []serviceStatus{},
+		Ready:         true,
 	}
 	for _, svc := range s.services {
 		ss := serviceStatus{Path: svc.path, URL: svc.url, Connections: svc.tracker.Connections(), Visitors: svc.tracker.reg.cookies()}
@@ -67,8 +67,9 @@ func (s *Server) status() statusDoc {
 			ss.Store = &storeStatus{
 				Type: svc.typ, Cookies: st.Cookies, EventsAppended: st.EventsAppended, JournalBytes: st.JournalBytes,
 				Syncs: st.Syncs, SyncErrors: st.SyncErrors, Compactions: st.Compactions, DeadRatio: st.DeadRatio,
-				ReadOnly: st.ReadOnly, Error: st.Err,
+				ReadOnly: st.ReadOnly, Error: st.Err, Ready: svc.tracker.ready(),
 			}
+			doc.Ready = doc.Ready && ss.Store.Ready
 			doc.Cookies += st.Cookies
 			doc.ReadOnly = doc.ReadOnly || st.ReadOnly
 		}
@@ -92,101 +93,11 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	_ = enc.Encode(s.status())
 }
 
-// metrics is a Server's Prometheus registry. It is per Server, never the
-// global one, so that several servers (and tests) can live in one process.
-type metrics struct {
-	reg          *prometheus.Registry
-	handshakes   *prometheus.CounterVec
-	fsyncSeconds prometheus.Histogram
-	fsyncErrors  prometheus.Counter
-}
-
-func newMetrics(s *Server) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cookiestore_handshakes_total",
-			Help: "WebSocket handshakes by result: new (cookie issued), returning (cookie reused), untracked (no cookie block), refused (origin, connection cap, shutdown), error (store or upgrade failure).",
-		}, []string{"result"}),
-		fsyncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "cookiestore_fsync_seconds",
-			Help:    "Latency of the cookie journals' fdatasyncs.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16), // 50µs .. 1.6s
-		}),
-		fsyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cookiestore_fsync_errors_total",
-			Help: "Failed fdatasyncs of the cookie journals; a store turns read-only after one.",
-		}),
+// buildVersion is the version /status reports when Options.Version is
+// empty: the main module's, from the build info.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
 	}
-	for _, r := range []string{handshakeNew, handshakeReturning, handshakeUntracked, handshakeRefused, handshakeError} {
-		m.handshakes.WithLabelValues(r) // every series exists from the start, at 0
-	}
-	sum := func(f func(StoreStats) float64) func() float64 {
-		return func() float64 {
-			total := 0.0
-			for _, svc := range s.services {
-				if svc.store != nil {
-					total += f(storeStats(svc.store))
-				}
-			}
-			return total
-		}
-	}
-	m.reg.MustRegister(
-		m.handshakes, m.fsyncSeconds, m.fsyncErrors,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_connections",
-			Help: "Live WebSocket connections.",
-		}, func() float64 {
-			n := 0
-			for _, svc := range s.services {
-				if svc.tracker != nil {
-					n += svc.tracker.Connections()
-				}
-			}
-			return float64(n)
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_cookies",
-			Help: "Cookies in the stores.",
-		}, sum(func(st StoreStats) float64 { return float64(st.Cookies) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cookiestore_events_appended_total",
-			Help: "Events appended to the cookie journals since they were opened.",
-		}, sum(func(st StoreStats) float64 { return float64(st.EventsAppended) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_journal_bytes",
-			Help: "Size of the cookie journals.",
-		}, sum(func(st StoreStats) float64 { return float64(st.JournalBytes) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cookiestore_compactions_total",
-			Help: "Journal compactions since the stores were opened.",
-		}, sum(func(st StoreStats) float64 { return float64(st.Compactions) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_store_read_only",
-			Help: "Stores that refuse writes after a failed write or fdatasync.",
-		}, sum(func(st StoreStats) float64 {
-			if st.ReadOnly {
-				return 1
-			}
-			return 0
-		})),
-	)
-	return m
-}
-
-func (m *metrics) handshake(result string) { m.handshakes.WithLabelValues(result).Inc() }
-
-// observeSync is the onSync callback handed to file stores.
-func (m *metrics) observeSync(d time.Duration, err error) {
-	m.fsyncSeconds.Observe(d.Seconds())
-	if err != nil {
-		m.fsyncErrors.Inc()
-	}
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return "(devel)"
 }

@@ -14,15 +14,37 @@ import "cookiestore/record"
 // they have returned. Get must treat an expired cookie as absent. Errors
 // that mean "no such cookie" and "taken" wrap memstore.ErrNotFound and
 // memstore.ErrExists.
+//
+// A login's auth reaches a cookie only through Rotate; the memory and file
+// backends also have SetAuth, for programs that manage auth themselves.
 type Store interface {
-	Get(d record.Digest) (record.Cookie, bool)
-	Create(c record.Cookie) error
-	Rotate(old record.Digest, next record.Cookie) error
-	SetAuth(d record.Digest, a record.Auth) error
-	Delete(d record.Digest, why record.DeleteReason) error
-	DeleteByAuthID(authid string) ([]record.Digest, error)
-	Len() int
-	Close() error
+	Get(d record.Digest) (record.Cookie, bool)             // the live cookie d
+	Create(c record.Cookie) error                          // a new cookie, with its auth if it carries one
+	Rotate(old record.Digest, next record.Cookie) error    // next created with its auth, then old deleted (ReasonRotated, Successor next)
+	Delete(d record.Digest, why record.DeleteReason) error // logout, or expiry
+	DeleteByAuthID(authid string) ([]record.Digest, error) // every cookie of a principal, with ReasonRevoke
+	Len() int                                              // the cookies held
+	Close() error                                          // syncs and releases the store
+}
+
+// Notifier is implemented by a store whose cookies can be deleted
+// elsewhere: by another node on a shared store, or by the store's own
+// expiry. The tracker subscribes when it is built and cancels when it shuts
+// down. fn gets every Delete event (ev.Kind == record.KindDelete), also of
+// the deletes that this tracker made itself, and must be called without
+// locks of the store held: the tracker closes the cookie's local
+// connections with the code of ev.Reason (ReasonLogout 4001 "logged out",
+// ReasonRevoke 4002 "revoked", ReasonExpired 4003 "expired") or, for
+// ReasonRotated, moves them to ev.Successor without giving them its auth.
+type Notifier interface {
+	Subscribe(fn func(ev record.Event)) (cancel func())
+}
+
+// Readiness is implemented by a store that needs time before it can answer,
+// such as one that catches up with a stream. Until Ready returns true,
+// handshakes and rotations get 503 and /status says "ready": false.
+type Readiness interface {
+	Ready() bool
 }
 
 // StoreStats is what a store reports to /status and /metrics. Fields that a

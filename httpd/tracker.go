@@ -1,15 +1,14 @@
 package httpd
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/url"
-	"slices"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/config"
-	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
@@ -29,27 +27,11 @@ const (
 	// logged out, by a "logout" message or by Tracker.Logout.
 	CloseLoggedOut = 4001
 	// CloseRevoked closes the connections of a principal revoked by
-	// Tracker.Revoke.
+	// Tracker.Revoke, on this node or, through a Notifier store, another.
 	CloseRevoked = 4002
-)
-
-// Handshake outcomes, as counted by the cookiestore_handshakes_total metric.
-const (
-	handshakeNew       = "new"       // a new cookie was issued
-	handshakeReturning = "returning" // a known cookie was reused
-	handshakeUntracked = "untracked" // tracking is off on the service
-	handshakeRefused   = "refused"   // origin, connection cap or shutdown
-	handshakeError     = "error"     // the store failed or the upgrade failed
-)
-
-// Limits of the handshake.
-const (
-	// maxCandidates bounds the cookie values looked up per handshake, so a
-	// header that repeats the name thousands of times costs little.
-	maxCandidates = 8
-	// maxCreateAttempts bounds the draws of a new ID. With 144 random bits
-	// a collision is already unheard of; three in a row means a broken Rand.
-	maxCreateAttempts = 3
+	// CloseExpired closes the connections of a cookie whose max_age has
+	// passed.
+	CloseExpired = 4003
 )
 
 // Default timings of a connection. Tests shorten them.
@@ -58,7 +40,12 @@ const (
 	defaultPongWait   = 60 * time.Second
 	defaultWriteWait  = 10 * time.Second
 	defaultCloseGrace = 2 * time.Second
+	defaultSweepEvery = time.Second // how often expired cookies' connections are looked for
 )
+
+// cookieStripes is the number of locks that order a logout and a rotation
+// of one cookie.
+const cookieStripes = 64
 
 // Hooks let an application follow the connections of a Tracker. They run on
 // the connection's own goroutine and hold up its messages while they run,
@@ -78,9 +65,14 @@ type Hooks struct {
 // keeps it in the registry of its cookie and speaks the message protocol
 // (see the package documentation). Mount it on any mux.
 type Tracker struct {
-	cookie       *config.Cookie // nil = tracking off; every default filled in
-	auth         *config.Auth   // nil = no authentication
-	origins      []string       // lower-case patterns of allowed_origins
+	cookie       *config.Cookie           // nil = tracking off; every default filled in
+	auth         *config.Auth             // nil = no authentication
+	methods      []string                 // the login methods of the hello
+	origins      []string                 // lower-case patterns of allowed_origins
+	nullOrigin   bool                     // allow_null_origin
+	hosts        hostRule                 // allowed_hosts
+	listener     atomic.Pointer[net.Addr] // set by a Server: the address its transport listens on
+	trusted      []netip.Prefix           // trusted_proxies
 	maxMessage   int64
 	maxPerCookie int // <= 0 = no cap
 
@@ -92,10 +84,23 @@ type Tracker struct {
 
 	upgrader websocket.Upgrader
 	reg      *registry
+	rot      *rotations   // pending rotation tokens
+	clients  *clients     // the limits per client address
 	closing  atomic.Bool  // set by Shutdown: new handshakes get 503
 	active   atomic.Int64 // handshakes and connections still in ServeHTTP
 
-	pingPeriod, pongWait, writeWait, closeGrace time.Duration
+	// A logout and a rotation of one cookie take its stripe, so that a
+	// logout cannot miss the connections that a rotation moves. A revoke
+	// excludes rotations, so that none turns a revoked login into a cookie.
+	cookieLocks [cookieStripes]sync.Mutex
+	revoking    sync.RWMutex
+
+	sweeping    atomic.Bool   // the expiry sweep runs
+	stop        chan struct{} // closed by Shutdown
+	stopOnce    sync.Once
+	unsubscribe func() // the Notifier subscription; nil without one
+
+	pingPeriod, pongWait, writeWait, closeGrace, sweepEvery time.Duration
 
 	// onHandshake counts handshake outcomes for /metrics; nil outside a Server.
 	onHandshake func(result string)
@@ -117,14 +122,30 @@ type TrackerOptions struct {
 // Zero values in svc get the configuration's defaults, so a program can
 // build a config.WebSocket by hand: a cookie named "cbtid" of 24
 // characters that lives a day, HttpOnly, SameSite=Lax, at most 64 KiB per
-// message and 100 connections per cookie. A negative
-// MaxConnectionsPerCookie removes the cap.
+// message, 100 connections per cookie, 100 new cookies a second per client
+// address in a bucket of 1000, the same origin only, and no trusted proxy.
+// Negative limits (config.Unlimited) remove them. Without AllowedHosts.Set,
+// the hosts answered depend on the listener: a Server tells its trackers
+// the address it bound; a Tracker mounted elsewhere takes the local
+// address of each connection, so that one reached over loopback answers
+// the loopback names only. Set AllowedHosts when a proxy on the same host
+// forwards to it under another name.
+//
+// If store implements Notifier, the tracker subscribes to it until
+// Shutdown; if it implements Readiness, handshakes wait for it.
 func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Tracker, error) {
 	if svc == nil {
 		return nil, errors.New("new tracker: no WebSocket service given")
 	}
 	t := &Tracker{
 		auth:         svc.Auth,
+		methods:      loginMethods(svc.Auth),
+		nullOrigin:   svc.AllowNullOrigin,
+		hosts:        newHostRule(svc.AllowedHosts),
+		trusted:      svc.TrustedProxies,
+		clients:      newClients(svc),
+		rot:          newRotations(),
+		stop:         make(chan struct{}),
 		maxMessage:   int64(svc.MaxMessageSize),
 		maxPerCookie: svc.MaxConnectionsPerCookie,
 		store:        store,
@@ -137,6 +158,7 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 		pongWait:     defaultPongWait,
 		writeWait:    defaultWriteWait,
 		closeGrace:   defaultCloseGrace,
+		sweepEvery:   defaultSweepEvery,
 	}
 	if t.log == nil {
 		t.log = slog.Default()
@@ -177,7 +199,13 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 		if cc.SameSite == 0 {
 			cc.SameSite = http.SameSiteLaxMode
 		}
+		if err := (&http.Cookie{Name: cc.Name, Value: "x"}).Valid(); err != nil {
+			return nil, fmt.Errorf("new tracker: cookie name: %w", err)
+		}
 		t.cookie = &cc
+		if n, ok := store.(Notifier); ok {
+			t.unsubscribe = n.Subscribe(t.storeEvent)
+		}
 	}
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -194,391 +222,60 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 	return t, nil
 }
 
-// ServeHTTP performs the handshake and then serves the connection until it
-// closes. The answers that refuse a handshake are 403 for a foreign origin,
-// 429 for a cookie at its connection cap, and 503 when the store cannot
-// keep a new cookie or the tracker is shutting down; the upgrader answers
-// 400 or 405 to requests that are not WebSocket handshakes.
+// ready reports whether the store can answer (see Readiness).
+func (t *Tracker) ready() bool {
+	if rs, ok := t.store.(Readiness); ok {
+		return rs.Ready()
+	}
+	return true
+}
+
+// clientAddr is the address the limits count r by.
+func (t *Tracker) clientAddr(r *http.Request) netip.Addr { return clientAddr(r, t.trusted) }
+
+// lockCookie takes the stripe of cookie d and returns its unlock.
+func (t *Tracker) lockCookie(d record.Digest) func() {
+	m := &t.cookieLocks[d[0]%cookieStripes]
+	m.Lock()
+	return m.Unlock
+}
+
+// lockCookieOf takes the stripe of c's cookie, following a rotation that
+// moves c meanwhile, and returns the cookie and the unlock.
+func (t *Tracker) lockCookieOf(c *Conn) (record.Digest, func()) {
+	for {
+		d := t.reg.digestOf(c)
+		unlock := t.lockCookie(d)
+		if t.reg.digestOf(c) == d {
+			return d, unlock
+		}
+		unlock()
+	}
+}
+
+// ServeHTTP serves the WebSocket service: a handshake, and then the
+// connection until it closes; with tracking on, also the POST of a
+// rotation token (see the package documentation). The answers that refuse
+// a handshake are 421 for a Host that allowed_hosts does not list, 403 for
+// a foreign origin, 429 for a cookie at its connection cap or a client
+// address past its new-cookie limit, and 503 when the store cannot keep a
+// new cookie, is not ready, or the tracker is shutting down; the upgrader
+// answers 400 or 405 to requests that are not WebSocket handshakes.
 func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !t.hostAllowed(r) {
+		misdirected(w)
+		t.count(handshakeRefused)
+		return
+	}
+	if r.Method == http.MethodPost && t.cookie != nil {
+		t.serveRotate(w, r)
+		return
+	}
 	if !isHandshake(r) {
 		// No cookie work for what cannot become a WebSocket: the upgrader
 		// writes the precise error.
 		_, _ = t.upgrader.Upgrade(w, r, nil)
 		return
 	}
-	t.active.Add(1)
-	defer t.active.Add(-1)
-	if t.closing.Load() {
-		t.refuse(w, http.StatusServiceUnavailable, "server is shutting down", handshakeRefused)
-		return
-	}
-	if !t.originAllowed(r) {
-		t.log.Info("websocket origin refused", "remote", r.RemoteAddr, "origin", clip(r.Header.Get("Origin"), 256), "host", clip(r.Host, 256))
-		t.refuse(w, http.StatusForbidden, "origin not allowed", handshakeRefused)
-		return
-	}
-
-	c := newConn(t, r)
-	defer c.cancel()
-	result := handshakeUntracked
-	var header http.Header
-	if t.cookie == nil {
-		t.reg.add(c, record.Digest{}, 0)
-	} else {
-		issued, status, msg := t.track(c, r)
-		if status != 0 {
-			outcome := handshakeRefused
-			if status == http.StatusServiceUnavailable {
-				outcome = handshakeError
-			}
-			t.refuse(w, status, msg, outcome)
-			return
-		}
-		result = handshakeReturning
-		if c.isNew {
-			result = handshakeNew
-			header = http.Header{"Set-Cookie": {t.setCookie(issued, r)}}
-		}
-	}
-	// Shutdown marks the tracker closing before it closes the registered
-	// connections, so a handshake that registered after that sweep sees
-	// the mark here.
-	if t.closing.Load() {
-		t.reg.remove(c)
-		t.refuse(w, http.StatusServiceUnavailable, "server is shutting down", handshakeRefused)
-		return
-	}
-	ws, err := t.upgrader.Upgrade(w, r, header)
-	if err != nil {
-		t.reg.remove(c)
-		c.t.log.Info("websocket upgrade failed", "remote", c.remote, "visitor", c.visitor, "err", err)
-		t.count(handshakeError)
-		return
-	}
-	t.count(result)
-	c.serve(ws)
-}
-
-// refuse answers a handshake with an HTTP error.
-func (t *Tracker) refuse(w http.ResponseWriter, status int, msg, result string) {
-	t.count(result)
-	http.Error(w, msg, status)
-}
-
-func (t *Tracker) count(result string) {
-	if t.onHandshake != nil {
-		t.onHandshake(result)
-	}
-}
-
-// isHandshake reports whether r asks for a WebSocket upgrade at all.
-func isHandshake(r *http.Request) bool {
-	return r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) &&
-		r.Header.Get("Sec-Websocket-Key") != ""
-}
-
-// track finds the request's cookie or issues a new one, and registers c
-// under it. It returns the ID of a cookie it issued, for the Set-Cookie
-// header: the only place an ID goes. A non-zero status refuses the
-// handshake.
-func (t *Tracker) track(c *Conn, r *http.Request) (issued string, status int, msg string) {
-	cc := t.cookie
-	var tried [maxCandidates]record.Digest
-	n := 0
-	for _, v := range CookieValues(r.Header.Values("Cookie"), cc.Name) {
-		// A malformed value never reaches the store, and only IDs the
-		// store issued are reused: a client cannot choose its ID.
-		if !record.ValidID(v, cc.Length) {
-			continue
-		}
-		d := record.DigestOf(v)
-		// A value planted many times counts once, so that copies of it
-		// cannot push the browser's own cookie past the cap.
-		if slices.Contains(tried[:n], d) {
-			continue
-		}
-		if n == maxCandidates {
-			break
-		}
-		tried[n] = d
-		n++
-		ck, ok := t.live(d)
-		if !ok {
-			continue
-		}
-		c.setCookie(ck, visitorOf(v), false)
-		if !t.reg.add(c, d, t.maxPerCookie) {
-			c.t.log.Info("websocket refused: too many connections on one cookie", "remote", c.remote, "visitor", c.visitor, "limit", t.maxPerCookie)
-			return "", http.StatusTooManyRequests, "too many connections for this cookie"
-		}
-		// A logout that ran between the lookup and the registration did
-		// not see this connection; look again now that a logout would.
-		if ck, ok = t.live(d); !ok {
-			t.reg.remove(c)
-			continue
-		}
-		c.mu.Lock()
-		c.cookie = ck // the freshest auth
-		c.mu.Unlock()
-		return "", 0, ""
-	}
-
-	for attempt := 1; ; attempt++ {
-		id, err := record.NewID(t.rand, cc.Length)
-		if err != nil {
-			t.log.Error("cannot draw a cookie ID", "remote", r.RemoteAddr, "err", err)
-			return "", http.StatusServiceUnavailable, "cannot issue a tracking cookie"
-		}
-		ck := record.Cookie{Digest: record.DigestOf(id), Created: t.now(), MaxAge: cc.MaxAge}
-		// Create returns once the cookie is as durable as store.sync
-		// promises; only then may the browser get it.
-		err = t.store.Create(ck)
-		if err == nil {
-			c.setCookie(ck, visitorOf(id), true)
-			t.reg.add(c, ck.Digest, 0)
-			return id, 0, ""
-		}
-		// A live cookie under the digest is what a collision looks like.
-		if errors.Is(err, memstore.ErrExists) && attempt < maxCreateAttempts {
-			continue
-		}
-		t.log.Error("cannot store a new cookie; handshake refused", "remote", r.RemoteAddr, "err", err)
-		return "", http.StatusServiceUnavailable, "cannot store a tracking cookie, try again later"
-	}
-}
-
-// live returns cookie d if the store has it and it has not expired. The
-// clock check is the tracker's own, so a store that is slow to purge cannot
-// revive an expired cookie.
-func (t *Tracker) live(d record.Digest) (record.Cookie, bool) {
-	ck, ok := t.store.Get(d)
-	if !ok || ck.ExpiredAt(t.now()) {
-		return record.Cookie{}, false
-	}
-	return ck, true
-}
-
-// setCookie returns the Set-Cookie header of a new cookie.
-func (t *Tracker) setCookie(id string, r *http.Request) string {
-	cc := t.cookie
-	hc := http.Cookie{
-		Name:     cc.Name,
-		Value:    id,
-		Path:     "/",
-		MaxAge:   int(cc.MaxAge / time.Second),
-		HttpOnly: !cc.ScriptReadable,
-		Secure:   cc.Secure || r.TLS != nil,
-		SameSite: cc.SameSite,
-	}
-	return hc.String()
-}
-
-// originAllowed is the origin check: no Origin header (not a browser), the
-// same host as the request, or a match of an allowed_origins pattern.
-func (t *Tracker) originAllowed(r *http.Request) bool {
-	values := r.Header.Values("Origin")
-	switch len(values) {
-	case 0:
-		return true
-	case 1:
-	default:
-		return false
-	}
-	origin := strings.ToLower(values[0])
-	u, err := url.Parse(origin)
-	host := ""
-	if err == nil {
-		host = u.Host
-		if host != "" && stripDefaultPort(host, u.Scheme == "https" || u.Scheme == "wss") ==
-			stripDefaultPort(strings.ToLower(r.Host), r.TLS != nil) {
-			return true
-		}
-	}
-	for _, p := range t.origins {
-		if globMatch(p, origin) {
-			return true
-		}
-		// A pattern without a scheme names hosts, e.g. "*.example.com".
-		if host != "" && !strings.Contains(p, "://") && globMatch(p, host) {
-			return true
-		}
-	}
-	return false
-}
-
-// stripDefaultPort drops ":443" (tls) or ":80" from a host so that
-// "example.com" and "example.com:443" compare equal under TLS.
-func stripDefaultPort(host string, tls bool) string {
-	if tls {
-		return strings.TrimSuffix(host, ":443")
-	}
-	return strings.TrimSuffix(host, ":80")
-}
-
-// globMatch reports whether s matches pattern, where "*" matches any run of
-// characters, as in Crossbar's allowed_origins. Greedy matching with one
-// backtrack point keeps it linear in practice.
-func globMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case p < len(pattern) && pattern[p] == s[i]:
-			p++
-			i++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
-
-// Connections returns the number of live connections.
-func (t *Tracker) Connections() int { return t.reg.len() }
-
-// Logout deletes cookie d (a connection's Cookie().Digest) and closes its
-// connections with CloseLoggedOut. The connections are collected before the cookie is
-// deleted, so none is missed. The store's error, if any, is returned
-// wrapped (for example when the cookie does not exist); the connections are
-// closed unless the cookie is still in the store.
-func (t *Tracker) Logout(d record.Digest) error {
-	if t.cookie == nil {
-		return errors.New("logout: cookie tracking is off on this service")
-	}
-	victims, live, err := t.deleteCookie(d, record.ReasonLogout)
-	if !live {
-		closeEach(victims, nil, CloseLoggedOut, "logged out")
-	}
-	if err != nil {
-		if live {
-			t.log.Error("logout failed; the cookie stays", "cookie", d, "err", err)
-		}
-		return fmt.Errorf("logout of cookie %s: %w", d, err)
-	}
-	return nil
-}
-
-// deleteCookie is the heart of logout. It collects the connections of
-// cookie id first (Crossbar looked them up after the delete and found
-// none), deletes the cookie, and collects again, because a handshake may
-// have registered meanwhile (its second lookup then fails, but it is
-// already in the registry). The caller closes the connections. When the
-// delete fails and the cookie is still live, live is true and the
-// connections must stay.
-func (t *Tracker) deleteCookie(d record.Digest, why record.DeleteReason) (victims []*Conn, live bool, err error) {
-	victims = t.reg.conns(d)
-	if err = t.store.Delete(d, why); err != nil {
-		if _, live = t.store.Get(d); live {
-			return nil, true, err
-		}
-	}
-	return append(victims, t.reg.conns(d)...), false, err
-}
-
-// Revoke deletes every cookie that principal authid is logged in on and
-// closes their connections with CloseRevoked, as well as connections that
-// logged in as authid without a cookie. As with logout, the connections
-// are collected before the cookies are deleted. It returns the number of
-// cookies deleted.
-func (t *Tracker) Revoke(authid string) (int, error) {
-	cookies, _, err := t.revoke(authid)
-	return cookies, err
-}
-
-// revoke is Revoke; it also returns how many connections it closed.
-func (t *Tracker) revoke(authid string) (cookies, conns int, err error) {
-	if authid == "" {
-		return 0, 0, errors.New("revoke: empty authid")
-	}
-	var victims []*Conn
-	for _, c := range t.reg.snapshot() {
-		if c.Auth().AuthID == authid && c.provider() != providerAnonymous {
-			victims = append(victims, c)
-		}
-	}
-	if t.store == nil {
-		victims = unique(victims, nil)
-		closeEach(victims, nil, CloseRevoked, "revoked")
-		return 0, len(victims), nil
-	}
-	// A login on one tab puts the principal on the cookie of every tab.
-	for _, d := range t.reg.digests() {
-		if ck, ok := t.store.Get(d); ok && ck.Auth.AuthID == authid {
-			victims = append(victims, t.reg.conns(d)...)
-		}
-	}
-	ids, err := t.store.DeleteByAuthID(authid)
-	for _, d := range ids {
-		victims = append(victims, t.reg.conns(d)...)
-	}
-	victims = unique(victims, nil)
-	closeEach(victims, nil, CloseRevoked, "revoked")
-	t.log.Info("principal revoked", "authid", authid, "cookies", len(ids), "connections", len(victims))
-	if err != nil {
-		return len(ids), len(victims), fmt.Errorf("revoke %q: %w", authid, err)
-	}
-	return len(ids), len(victims), nil
-}
-
-// Shutdown stops new handshakes, closes every connection with 1001 "going
-// away" and waits for them to end. When ctx ends first, the remaining
-// connections are cut and ctx's error is returned. A Server calls it; a
-// program that mounts a Tracker on its own http.Server calls it before
-// http.Server.Shutdown, which does not wait for WebSockets.
-func (t *Tracker) Shutdown(ctx context.Context) error {
-	t.closing.Store(true)
-	for _, c := range t.reg.snapshot() {
-		c.Close(websocket.CloseGoingAway, "going away")
-	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for t.active.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			for _, c := range t.reg.snapshot() {
-				c.abort()
-			}
-			return fmt.Errorf("close websockets: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
-	return nil
-}
-
-// closeEach closes every distinct connection of conns except one.
-func closeEach(conns []*Conn, except *Conn, code int, reason string) {
-	for _, c := range unique(conns, except) {
-		c.Close(code, reason)
-	}
-}
-
-func unique(conns []*Conn, except *Conn) []*Conn {
-	seen := make(map[*Conn]struct{}, len(conns))
-	out := conns[:0:0]
-	for _, c := range conns {
-		if _, dup := seen[c]; dup || c == except {
-			continue
-		}
-		seen[c] = struct{}{}
-		out = append(out, c)
-	}
-	return out
-}
-
-// clip bounds a client-supplied string before it is logged or echoed.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	t.handshake(w, r)
 }

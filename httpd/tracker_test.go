@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"syscall"
@@ -219,9 +220,10 @@ func TestLogin(t *testing.T) {
 			c := e.dial("")
 			c.send(tt.login)
 			var m struct {
-				Type  string    `json:"type"`
-				Auth  *authInfo `json:"auth"`
-				Error string    `json:"error"`
+				Type   string    `json:"type"`
+				Auth   *authInfo `json:"auth"`
+				Error  string    `json:"error"`
+				Rotate string    `json:"rotate"`
 			}
 			c.read(&m)
 			stored, _ := e.store.Get(dg(c.value()))
@@ -237,13 +239,29 @@ func TestLogin(t *testing.T) {
 				}
 				return
 			}
-			if m.Type != "welcome" || m.Auth == nil || *m.Auth != *tt.welcome {
-				t.Fatalf("got %+v %+v, want welcome %+v", m, m.Auth, tt.welcome)
+			if m.Type != "welcome" || m.Auth == nil || *m.Auth != *tt.welcome || m.Rotate == "" {
+				t.Fatalf("got %+v %+v, want welcome %+v with a rotation token", m, m.Auth, tt.welcome)
 			}
+			// Session fixation: the login is on the connection, never on
+			// the cookie the browser came with.
+			if _, ok := e.store.Get(dg(c.value())); !ok || !stored.Auth.IsZero() {
+				t.Fatalf("after the login the browser's cookie holds %+v (live %v), want it unchanged", stored.Auth, ok)
+			}
+			var h helloMsg
+			c.send(map[string]any{"type": "whoami"})
+			c.read(&h)
+			if h.Auth == nil || *h.Auth != *tt.welcome {
+				t.Fatalf("whoami after the login = %+v, want %+v", h.Auth, tt.welcome)
+			}
+			next := rotate(t, e.httpURL, c.value(), m.Rotate)
+			if _, ok := e.store.Get(dg(c.value())); ok {
+				t.Fatal("the old cookie is still in the store after the rotation")
+			}
+			stored, _ = e.store.Get(dg(next))
 			want := record.Auth{AuthID: tt.welcome.AuthID, AuthRole: tt.welcome.AuthRole, AuthMethod: "ticket", AuthRealm: tt.welcome.AuthRealm}
 			if stored.Auth.AuthID != want.AuthID || stored.Auth.AuthRole != want.AuthRole ||
 				stored.Auth.AuthMethod != want.AuthMethod || stored.Auth.AuthRealm != want.AuthRealm {
-				t.Fatalf("store has %+v, want %+v", stored.Auth, want)
+				t.Fatalf("the new cookie has %+v, want %+v", stored.Auth, want)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -286,10 +304,11 @@ func TestReconnectAuthenticatedByCookie(t *testing.T) {
 				},
 			}})
 			first := e.dial("")
-			if m := first.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}); m["type"] != "welcome" {
-				t.Fatalf("login: %v", m)
+			next := e.loginRotate(first, "alice", "secret-a")
+			if old := e.dial(first.value()); !old.hello.New || old.hello.Auth != nil {
+				t.Fatalf("the cookie before the rotation still works: %+v", old.hello)
 			}
-			again := e.dial(first.value())
+			again := e.dial(next)
 			if (again.hello.Auth == nil) != (tt.want == nil) || tt.want != nil && *again.hello.Auth != *tt.want {
 				t.Fatalf("hello auth = %+v, want %+v", again.hello.Auth, tt.want)
 			}
@@ -297,7 +316,7 @@ func TestReconnectAuthenticatedByCookie(t *testing.T) {
 			var h helloMsg
 			first.send(map[string]any{"type": "whoami"})
 			first.read(&h)
-			if h.Auth == nil || h.Auth.AuthProvider != "static" || h.Connections != 2 {
+			if h.Auth == nil || h.Auth.AuthProvider != "static" || h.Connections != 2 || h.Visitor != again.hello.Visitor {
 				t.Fatalf("whoami on the login connection = %+v %+v", h, h.Auth)
 			}
 			mu.Lock()
@@ -313,20 +332,41 @@ func TestReconnectAuthenticatedByCookie(t *testing.T) {
 	}
 }
 
-// A tab that was open before another tab logged in sees the login on whoami.
-func TestWhoamiSeesLoginOfOtherTab(t *testing.T) {
+// A tab that was open before another tab logged in does not gain the
+// login, neither before the rotation nor after it: the connections of the
+// old cookie move to the new one without its auth, since one of them may
+// be an attacker's on a planted cookie. A page reconnects them.
+func TestOtherTabsGainNoAuthFromALogin(t *testing.T) {
 	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, nil, TrackerOptions{})
 	a := e.dial("")
 	b := e.dial(a.value())
 	if b.hello.Auth != nil {
 		t.Fatalf("hello auth before login = %+v", b.hello.Auth)
 	}
-	a.reply(map[string]any{"type": "login", "authid": "bob", "ticket": "secret-b"})
-	var h helloMsg
-	b.send(map[string]any{"type": "whoami"})
-	b.read(&h)
-	if h.Auth == nil || h.Auth.AuthID != "bob" || h.Auth.AuthProvider != "cookie" || h.New {
-		t.Fatalf("whoami = %+v auth %+v", h, h.Auth)
+	whoami := func(what string) helloMsg {
+		var h helloMsg
+		b.send(map[string]any{"type": "whoami"})
+		b.read(&h)
+		if h.Auth != nil {
+			t.Fatalf("%s: the other tab gained %+v", what, h.Auth)
+		}
+		return h
+	}
+	token := a.login("bob", "secret-b")
+	whoami("after the login")
+	next := rotate(t, e.httpURL, a.value(), token)
+	if h := whoami("after the rotation"); h.Connections != 2 || h.Visitor != b.hello.Visitor {
+		t.Fatalf("after the rotation the other tab says %+v, want its old visitor on 2 connections", h)
+	}
+	if c := e.dial(next); c.hello.Auth == nil || c.hello.Auth.AuthID != "bob" || c.hello.Auth.AuthProvider != "cookie" || c.hello.Connections != 3 {
+		t.Fatalf("a tab on the new cookie: %+v auth %+v", c.hello, c.hello.Auth)
+	}
+	// The moved tab is on the new cookie: a logout kicks it.
+	if m := a.reply(map[string]any{"type": "logout"}); m["type"] != "goodbye" {
+		t.Fatalf("logout: %v", m)
+	}
+	if code, _ := b.closed(); code != CloseLoggedOut {
+		t.Fatalf("the moved tab closed with %d, want %d", code, CloseLoggedOut)
 	}
 }
 
@@ -469,11 +509,13 @@ func TestRevoke(t *testing.T) {
 		}
 	}
 	laptop := e.dial("")
-	login(laptop, "alice", "secret-a")
-	laptopTab := e.dial(laptop.value()) // opened after the login: cookie auth
+	laptopID := e.loginRotate(laptop, "alice", "secret-a")
+	laptopTab := e.dial(laptopID) // opened after the login: cookie auth
 	phone := e.dial("")
-	phoneTab := e.dial(phone.value()) // opened before the login on its sibling
-	login(phone, "alice", "secret-a")
+	phoneTab := e.dial(phone.value()) // opened before the login on its sibling: moved by the rotation
+	phoneID := e.loginRotate(phone, "alice", "secret-a")
+	tablet := e.dial("") // logged in, not rotated yet
+	token := tablet.login("alice", "secret-a")
 	bob := e.dial("")
 	login(bob, "bob", "secret-b")
 
@@ -481,12 +523,16 @@ func TestRevoke(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("Revoke = %d, %v; want 2 cookies", n, err)
 	}
-	for _, c := range []*client{laptop, laptopTab, phone, phoneTab} {
+	for _, c := range []*client{laptop, laptopTab, phone, phoneTab, tablet} {
 		if code, reason := c.closed(); code != CloseRevoked || reason != "revoked" {
 			t.Fatalf("close %d %q, want %d revoked", code, reason, CloseRevoked)
 		}
 	}
-	for _, id := range []string{laptop.value(), phone.value()} {
+	// The pending rotation of the revoked login is void.
+	if resp, _ := postRotate(t, e.httpURL, "cbtid="+tablet.value(), `{"rotate":"`+token+`"}`, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("rotation after the revoke: %s, want 403", resp.Status)
+	}
+	for _, id := range []string{laptopID, phoneID} {
 		if _, ok := e.store.Get(dg(id)); ok {
 			t.Fatal("a revoked cookie is still in the store")
 		}
@@ -508,27 +554,34 @@ func TestOriginCheck(t *testing.T) {
 		allowed []string
 		origin  []string // Origin header values; the request's Host is 127.0.0.1:port
 		ok      bool
+		null    bool // allow_null_origin
 	}{
-		{"no origin (not a browser)", nil, nil, true},
-		{"same origin", nil, []string{"http://HOST"}, true},
-		{"same origin, upper case", nil, []string{"HTTP://HOST"}, true},
-		{"cross origin", nil, []string{"https://evil.example"}, false},
-		{"same host other port", nil, []string{"http://127.0.0.1:1"}, false},
-		{"null origin", nil, []string{"null"}, false},
-		{"two origins", nil, []string{"http://HOST", "http://HOST"}, false},
-		{"allowed exactly", []string{"https://app.example.com"}, []string{"https://app.example.com"}, true},
-		{"allowed by wildcard", []string{"https://*.example.com"}, []string{"https://a.b.example.com"}, true},
-		{"wildcard needs the suffix", []string{"https://*.example.com"}, []string{"https://example.com.evil.net"}, false},
-		{"wildcard scheme", []string{"https://*.example.com"}, []string{"http://a.example.com"}, false},
-		{"host pattern", []string{"*.example.com"}, []string{"http://a.example.com:8080"}, false},
-		{"host pattern with port", []string{"*.example.com:*"}, []string{"http://a.example.com:8080"}, true},
-		{"star", []string{"*"}, []string{"https://anything.example"}, true},
-		{"pattern case", []string{"https://APP.example.com"}, []string{"https://app.EXAMPLE.com"}, true},
-		{"same origin still allowed", []string{"https://x.example"}, []string{"http://HOST"}, true},
+		{"no origin (not a browser)", nil, nil, true, false},
+		{"same origin", nil, []string{"http://HOST"}, true, false},
+		{"same origin, upper case", nil, []string{"HTTP://HOST"}, true, false},
+		{"cross origin", nil, []string{"https://evil.example"}, false, false},
+		{"same host other port", nil, []string{"http://127.0.0.1:1"}, false, false},
+		{"null origin", nil, []string{"null"}, false, false},
+		{"two origins", nil, []string{"http://HOST", "http://HOST"}, false, false},
+		{"allowed exactly", []string{"https://app.example.com"}, []string{"https://app.example.com"}, true, false},
+		{"allowed by wildcard", []string{"https://*.example.com"}, []string{"https://a.b.example.com"}, true, false},
+		{"wildcard needs the suffix", []string{"https://*.example.com"}, []string{"https://example.com.evil.net"}, false, false},
+		{"wildcard scheme", []string{"https://*.example.com"}, []string{"http://a.example.com"}, false, false},
+		{"host pattern", []string{"*.example.com"}, []string{"http://a.example.com:8080"}, false, false},
+		{"host pattern with port", []string{"*.example.com:*"}, []string{"http://a.example.com:8080"}, true, false},
+		{"star", []string{"*"}, []string{"https://anything.example"}, true, false},
+		{"pattern case", []string{"https://APP.example.com"}, []string{"https://app.EXAMPLE.com"}, true, false},
+		{"same origin still allowed", []string{"https://x.example"}, []string{"http://HOST"}, true, false},
+		{"https origin on plain http", nil, []string{"https://HOST"}, false, false},
+		{"wss origin on plain http", nil, []string{"wss://HOST"}, false, false},
+		{"same origin with a path", nil, []string{"http://HOST/x"}, false, false},
+		{"null with star", []string{"*"}, []string{"null"}, false, false},
+		{"null allowed", nil, []string{"null"}, true, true},
+		{"null allowed, other origins not", nil, []string{"https://evil.example"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), AllowedOrigins: tt.allowed}, nil, TrackerOptions{})
+			e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), AllowedOrigins: tt.allowed, AllowNullOrigin: tt.null}, nil, TrackerOptions{})
 			h := http.Header{}
 			host := strings.TrimPrefix(e.srv.URL, "http://")
 			for _, o := range tt.origin {
@@ -681,22 +734,29 @@ func TestCreateFailureRefusesWith503(t *testing.T) {
 	e.dial("").value()
 }
 
-func TestLoginThatCannotBeStored(t *testing.T) {
+func TestRotationThatCannotBeStored(t *testing.T) {
 	clk := testkit.NewClock()
 	fs := &faultStore{Store: memStore(t, clk)}
 	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets()}, fs, TrackerOptions{Clock: clk.Now})
 	c := e.dial("")
+	token := c.login("alice", "secret-a")
 	fs.mu.Lock()
-	fs.setAuthErr = syscall.ENOSPC
+	fs.rotateErr = syscall.ENOSPC
 	fs.mu.Unlock()
-	if m := c.reply(map[string]any{"type": "login", "authid": "alice", "ticket": "secret-a"}); m["type"] != "error" {
-		t.Fatalf("login that was not stored answered %v", m)
+	resp, _ := postRotate(t, e.httpURL, "cbtid="+c.value(), `{"rotate":"`+token+`"}`, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || len(resp.Cookies()) != 0 {
+		t.Fatalf("rotation that was not stored: %s, cookies %v; want 503 and none", resp.Status, resp.Cookies())
 	}
-	var h helloMsg
-	c.send(map[string]any{"type": "whoami"})
-	c.read(&h)
-	if h.Auth != nil {
-		t.Fatalf("connection authenticated although the login was not stored: %+v", h.Auth)
+	if _, ok := e.store.Get(dg(c.value())); !ok || e.store.Len() != 1 {
+		t.Fatal("a failed rotation changed the store")
+	}
+	// The token stays good for a retry once the store works again.
+	fs.mu.Lock()
+	fs.rotateErr = nil
+	fs.mu.Unlock()
+	next := rotate(t, e.httpURL, c.value(), token)
+	if ck, ok := e.store.Get(dg(next)); !ok || ck.Auth.AuthID != "alice" {
+		t.Fatalf("after the retry the new cookie is %+v, %v", ck, ok)
 	}
 }
 
@@ -985,24 +1045,19 @@ func TestRandomCookieHeaders(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			r.Header["Cookie"] = append(r.Header["Cookie"], part())
 		}
-		c := newConn(tr, r)
-		id, status, _ := tr.track(c, r)
-		if status != 0 {
-			t.Fatalf("header %d refused with %d", i, status)
+		adm, no := tr.resolve(r, netip.Addr{}, nil)
+		if no != nil {
+			t.Fatalf("header %d refused with %d", i, no.status)
 		}
-		if !c.isNew && !issued[c.cookie.Digest] {
-			t.Fatalf("header %d: reused cookie %s, which the store never issued", i, c.cookie.Digest)
+		if adm.issued == "" && !issued[adm.cookie.Digest] {
+			t.Fatalf("header %d: reused cookie %s, which the store never issued", i, adm.cookie.Digest)
 		}
-		if c.isNew {
-			if c.cookie.Digest != dg(id) {
-				t.Fatalf("header %d: issued %q, but the connection holds cookie %s", i, id, c.cookie.Digest)
+		if adm.issued != "" {
+			if adm.cookie.Digest != dg(adm.issued) {
+				t.Fatalf("header %d: issued %q, but admitted cookie %s", i, adm.issued, adm.cookie.Digest)
 			}
-			issued[c.cookie.Digest] = true // issued now, by the tracker
+			issued[adm.cookie.Digest] = true // issued now, by the tracker
 		}
-		tr.reg.remove(c)
-		c.cancel()
 	}
-	if tr.Connections() != 0 {
-		t.Fatalf("%d connections left in the registry", tr.Connections())
-	}
+
 }

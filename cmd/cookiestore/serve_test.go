@@ -292,6 +292,22 @@ func TestServeRefusesStaticFolderOverNode(t *testing.T) {
 	}
 }
 
+// TestServeRefusesStaticFolderOverSecrets: serve also refuses a static
+// folder that holds the config file (and its tickets), whatever the store.
+func TestServeRefusesStaticFolderOverSecrets(t *testing.T) {
+	path := writeConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
+		"paths": {"files": {"type": "static", "directory": "."},
+			"ws": {"type": "websocket", "cookie": {"store": {"type": "memory"}}}}}]}`)
+	s := startServe(t, freePort(t), "--config", path)
+	if code := s.exited(t); code != 2 {
+		t.Fatalf("exit %d, want 2; logs:\n%s", code, s.stderr())
+	}
+	want := path + `: transports[0].paths.files.directory: "` + filepath.Dir(path) + `" holds the config file`
+	if !strings.Contains(s.stderr(), want) {
+		t.Errorf("stderr %q\nlacks %q", s.stderr(), want)
+	}
+}
+
 // TestServeMemoryConfig serves a config of its own, with a memory store,
 // which holds no lock: two servers may run side by side.
 func TestServeMemoryConfig(t *testing.T) {

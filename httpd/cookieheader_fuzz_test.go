@@ -1,14 +1,12 @@
-package fuzz
+package httpd
 
 import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"cookiestore/httpd"
 )
 
-// FuzzCookieHeader checks httpd.CookieValues on arbitrary Cookie headers
+// FuzzCookieHeader checks cookieValues on arbitrary Cookie headers
 // (one header line per '\n' of raw):
 //   - it never panics;
 //   - every value it returns appears verbatim in one header line, and holds
@@ -25,7 +23,7 @@ func FuzzCookieHeader(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, raw, name, value string) {
 		headers := strings.Split(raw, "\n")
-		got := httpd.CookieValues(headers, name)
+		got := cookieValues(headers, name)
 		for _, v := range got {
 			if strings.Contains(v, ";") {
 				t.Fatalf("value %q holds a ';'", v)
@@ -50,7 +48,7 @@ func FuzzCookieHeader(f *testing.F) {
 		}
 		last := len(headers) - 1
 		headers[last] += "; " + name + "=" + value
-		got = httpd.CookieValues(headers, name)
+		got = cookieValues(headers, name)
 		if len(got) == 0 || got[len(got)-1] != value {
 			t.Fatalf("planted %s=%q in %q, got %q", name, value, headers, got)
 		}
@@ -58,7 +56,7 @@ func FuzzCookieHeader(f *testing.F) {
 }
 
 // splitCookieValues is the obvious, allocating reading of the rules that
-// CookieValues implements without allocating: split on ';', split each part
+// cookieValues implements without allocating: split on ';', split each part
 // at its first '=', trim spaces and tabs, drop one pair of quotes.
 func splitCookieValues(headers []string, name string) []string {
 	if name == "" {
@@ -82,7 +80,7 @@ func splitCookieValues(headers []string, name string) []string {
 }
 
 // plantable reports whether name=value is a cookie that a browser could send
-// and that CookieValues must therefore return unchanged.
+// and that cookieValues must therefore return unchanged.
 func plantable(name, value string) bool {
 	if name == "" || strings.ContainsAny(name, "; \t=\n") || strings.ContainsAny(value, ";\n\"") {
 		return false
