@@ -171,7 +171,7 @@ func TestServerStatusAndMetrics(t *testing.T) {
 	}
 	svc := doc.Services[0]
 	want := storeStatus{Type: "memory", Cookies: 2, EventsAppended: 42, JournalBytes: 4096, Syncs: 7, SyncErrors: 1,
-		Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Error: "fdatasync: input/output error"}
+		Compactions: 3, DeadRatio: 0.25, ReadOnly: true, Error: "fdatasync: input/output error", Ready: true}
 	if svc.URL != "/ws" || svc.Path != "transports[0].paths.ws" || svc.Connections != 3 || svc.Visitors != 2 || svc.Store == nil || *svc.Store != want {
 		t.Fatalf("service status = %+v, store %+v", svc, svc.Store)
 	}

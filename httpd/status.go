@@ -19,6 +19,7 @@ type statusDoc struct {
 	Connections   int             `json:"connections"` // live WebSocket connections, all services
 	Cookies       int             `json:"cookies"`     // cookies in all stores
 	ReadOnly      bool            `json:"read_only"`   // some store refuses writes
+	Ready         bool            `json:"ready"`       // every store knows every cookie; handshakes get 503 until then
 	Services      []serviceStatus `json:"services"`
 }
 
@@ -41,6 +42,18 @@ type storeStatus struct {
 	DeadRatio      float64 `json:"dead_ratio"`
 	ReadOnly       bool    `json:"read_only"`
 	Error          string  `json:"error"`
+	Ready          bool    `json:"ready"`
+	// Stream is where a nats store stands in its stream; absent for others.
+	Stream *streamStatus `json:"stream,omitempty"`
+}
+
+type streamStatus struct {
+	Name       string `json:"name"`
+	Seq        uint64 `json:"seq"`      // the last sequence applied to this node's index
+	LastSeq    uint64 `json:"last_seq"` // the highest sequence this node has seen
+	Lag        uint64 `json:"lag"`
+	Connection string `json:"connection"` // e.g. "CONNECTED", "RECONNECTING"
+	Server     string `json:"server"`
 }
 
 // storeStats asks a store for its figures; a store without StatsReporter
@@ -52,9 +65,17 @@ func storeStats(st Store) StoreStats {
 	return StoreStats{Cookies: st.Len()}
 }
 
+// storeReady reports whether st knows every cookie: a store without
+// Readiness always does.
+func storeReady(st Store) bool {
+	r, ok := st.(Readiness)
+	return !ok || r.Ready()
+}
+
 func (s *Server) status() statusDoc {
 	now := s.now()
 	doc := statusDoc{
+		Ready:         true,
 		Version:       s.version,
 		Started:       s.started.UTC(),
 		UptimeSeconds: now.Sub(s.started).Seconds(),
@@ -67,9 +88,13 @@ func (s *Server) status() statusDoc {
 			ss.Store = &storeStatus{
 				Type: svc.typ, Cookies: st.Cookies, EventsAppended: st.EventsAppended, JournalBytes: st.JournalBytes,
 				Syncs: st.Syncs, SyncErrors: st.SyncErrors, Compactions: st.Compactions, DeadRatio: st.DeadRatio,
-				ReadOnly: st.ReadOnly, Error: st.Err,
+				ReadOnly: st.ReadOnly, Error: st.Err, Ready: storeReady(svc.store),
+			}
+			if x := st.Stream; x != nil {
+				ss.Store.Stream = &streamStatus{Name: x.Stream, Seq: x.Seq, LastSeq: x.LastSeq, Lag: x.Lag, Connection: x.Connection, Server: x.Server}
 			}
 			doc.Cookies += st.Cookies
+			doc.Ready = doc.Ready && ss.Store.Ready
 			doc.ReadOnly = doc.ReadOnly || st.ReadOnly
 		}
 		doc.Connections += ss.Connections
@@ -165,6 +190,16 @@ func newMetrics(s *Server) *metrics {
 			Help: "Journal compactions since the stores were opened.",
 		}, sum(func(st StoreStats) float64 { return float64(st.Compactions) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cookiestore_stream_lag",
+			Help: "Messages of the shared cookie streams that this node has not applied yet.",
+		}, sum(func(st StoreStats) float64 {
+			if st.Stream == nil {
+				return 0
+			}
+			return float64(st.Stream.Lag)
+		})),
+		publishCollector{s},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cookiestore_store_read_only",
 			Help: "Stores that refuse writes after a failed write or fdatasync.",
 		}, sum(func(st StoreStats) float64 {
@@ -175,6 +210,30 @@ func newMetrics(s *Server) *metrics {
 		})),
 	)
 	return m
+}
+
+// publishCollector reports the publish latency of the shared cookie
+// streams as a summary: its count and its sum.
+type publishCollector struct{ s *Server }
+
+var publishDesc = prometheus.NewDesc("cookiestore_stream_publish_seconds",
+	"Latency of the publishes to the shared cookie streams, each attempt counted.", nil, nil)
+
+func (c publishCollector) Describe(ch chan<- *prometheus.Desc) { ch <- publishDesc }
+
+func (c publishCollector) Collect(ch chan<- prometheus.Metric) {
+	var n uint64
+	var sum float64
+	for _, svc := range c.s.services {
+		if svc.store == nil {
+			continue
+		}
+		if st := storeStats(svc.store).Stream; st != nil {
+			n += uint64(st.Publishes)
+			sum += st.PublishSeconds
+		}
+	}
+	ch <- prometheus.MustNewConstSummary(publishDesc, n, sum, nil)
 }
 
 func (m *metrics) handshake(result string) { m.handshakes.WithLabelValues(result).Inc() }

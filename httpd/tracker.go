@@ -31,6 +31,9 @@ const (
 	// CloseRevoked closes the connections of a principal revoked by
 	// Tracker.Revoke.
 	CloseRevoked = 4002
+	// CloseExpired closes the connections of a cookie whose max_age
+	// passed, as a shared store reports it.
+	CloseExpired = 4003
 )
 
 // Handshake outcomes, as counted by the cookiestore_handshakes_total metric.
@@ -92,6 +95,8 @@ type Tracker struct {
 
 	upgrader websocket.Upgrader
 	reg      *registry
+	ready    Readiness    // the store's, when it has one
+	unsub    func()       // stops the store's notifications; nil without a Notifier
 	closing  atomic.Bool  // set by Shutdown: new handshakes get 503
 	active   atomic.Int64 // handshakes and connections still in ServeHTTP
 
@@ -178,6 +183,10 @@ func NewTracker(svc *config.WebSocket, store Store, opts TrackerOptions) (*Track
 			cc.SameSite = http.SameSiteLaxMode
 		}
 		t.cookie = &cc
+		t.ready, _ = store.(Readiness)
+		if n, ok := store.(Notifier); ok {
+			t.unsub = n.Subscribe(t.deleted)
+		}
 	}
 	t.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -210,6 +219,10 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer t.active.Add(-1)
 	if t.closing.Load() {
 		t.refuse(w, http.StatusServiceUnavailable, "server is shutting down", handshakeRefused)
+		return
+	}
+	if t.ready != nil && !t.ready.Ready() {
+		t.refuse(w, http.StatusServiceUnavailable, "the cookie store is catching up, try again shortly", handshakeRefused)
 		return
 	}
 	if !t.originAllowed(r) {
@@ -522,6 +535,19 @@ func (t *Tracker) Revoke(authid string) (int, error) {
 	return len(ids), nil
 }
 
+// deleted closes the local connections of a cookie that the store reports
+// deleted, by this node or another one.
+func (t *Tracker) deleted(ev record.Event) {
+	switch ev.Reason {
+	case record.ReasonLogout:
+		closeEach(t.reg.conns(ev.Digest), nil, CloseLoggedOut, "logged out")
+	case record.ReasonRevoke:
+		closeEach(t.reg.conns(ev.Digest), nil, CloseRevoked, "revoked")
+	case record.ReasonExpired:
+		closeEach(t.reg.conns(ev.Digest), nil, CloseExpired, "expired")
+	}
+}
+
 // Shutdown stops new handshakes, closes every connection with 1001 "going
 // away" and waits for them to end. When ctx ends first, the remaining
 // connections are cut and ctx's error is returned. A Server calls it; a
@@ -529,6 +555,9 @@ func (t *Tracker) Revoke(authid string) (int, error) {
 // http.Server.Shutdown, which does not wait for WebSockets.
 func (t *Tracker) Shutdown(ctx context.Context) error {
 	t.closing.Store(true)
+	if t.unsub != nil {
+		t.unsub()
+	}
 	for _, c := range t.reg.snapshot() {
 		c.Close(websocket.CloseGoingAway, "going away")
 	}
