@@ -75,7 +75,7 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stores := &node.Opener{Logger: log}
+	stores := &node.Opener{Logger: log, Dir: dir}
 	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
 	if err != nil {
 		return err
