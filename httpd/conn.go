@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -46,8 +47,12 @@ type Conn struct {
 	remote  string
 	digest  record.Digest // the registry key: the cookie's digest, or zero untracked; set by registry.add
 	tracked bool
-	isNew   bool
-	visitor string
+	// loggingOut is set while this connection's own logout runs, so that
+	// the store's report of that deletion does not close it before its
+	// goodbye.
+	loggingOut atomic.Bool
+	isNew      bool
+	visitor    string
 
 	mu       sync.Mutex
 	cookie   record.Cookie
@@ -551,7 +556,9 @@ func (c *Conn) logout() {
 		c.Close(websocket.CloseNormalClosure, "logout")
 		return
 	}
+	c.loggingOut.Store(true)
 	others, live, err := t.deleteCookie(c.digest, record.ReasonLogout)
+	c.loggingOut.Store(false)
 	if live {
 		c.t.log.Error("logout failed; the cookie stays", "remote", c.remote, "visitor", c.visitor, "err", err)
 		c.replyError("logout failed: the server cannot store it, try again later")

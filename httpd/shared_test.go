@@ -129,3 +129,33 @@ func TestDeletionsElsewhereClose(t *testing.T) {
 		})
 	}
 }
+
+// notifyingStore reports its own deletions too, as a store that follows
+// a stream does when it applies them.
+type notifyingStore struct{ *sharedStore }
+
+func (s notifyingStore) Delete(d record.Digest, why record.DeleteReason) error {
+	s.elsewhere(d, why)
+	return nil
+}
+
+// A store that reports the logout's own deletion before Delete returns
+// does not cut the goodbye of the connection that logged out.
+func TestLogoutThroughANotifyingStore(t *testing.T) {
+	noLeaks(t)
+	clk := testkit.NewClock()
+	st := newSharedStore(t, clk)
+	st.ready.Store(true)
+	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie()}, notifyingStore{st}, TrackerOptions{})
+	a := e.dial("")
+	b := e.dial(a.value())
+	if m := a.reply(map[string]string{"type": "logout"}); m["type"] != "goodbye" {
+		t.Fatalf("logout answered %v", m)
+	}
+	if code, _ := a.closed(); code != websocket.CloseNormalClosure {
+		t.Fatalf("the connection that logged out closed with %d", code)
+	}
+	if code, _ := b.closed(); code != CloseLoggedOut {
+		t.Fatalf("the other tab closed with %d", code)
+	}
+}

@@ -540,7 +540,15 @@ func (t *Tracker) Revoke(authid string) (int, error) {
 func (t *Tracker) deleted(ev record.Event) {
 	switch ev.Reason {
 	case record.ReasonLogout:
-		closeEach(t.reg.conns(ev.Digest), nil, CloseLoggedOut, "logged out")
+		// The connection that logged out says goodbye itself.
+		var self *Conn
+		conns := t.reg.conns(ev.Digest)
+		for _, c := range conns {
+			if c.loggingOut.Load() {
+				self = c
+			}
+		}
+		closeEach(conns, self, CloseLoggedOut, "logged out")
 	case record.ReasonRevoke:
 		closeEach(t.reg.conns(ev.Digest), nil, CloseRevoked, "revoked")
 	case record.ReasonExpired:
