@@ -181,7 +181,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			nats.ReconnectWait(250 * time.Millisecond),
 			nats.Timeout(5 * time.Second),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-				s.log.Warn("nats store: disconnected", "err", err)
+				if err != nil {
+					s.log.Warn("nats store: disconnected", "err", err)
+				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
 				s.log.Info("nats store: reconnected", "server", nc.ConnectedUrlRedacted())

@@ -57,38 +57,46 @@ func (s *Store) streamConfig() jetstream.StreamConfig {
 	}
 }
 
-// ensureStream creates the stream, or checks the one that exists.
+// ensureStream creates the stream, or checks the one that exists. A
+// cluster that is still electing its leaders answers with time-outs and
+// "temporarily unavailable" for a while: those are retried until ctx ends.
 func (s *Store) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
 	want := s.streamConfig()
 	for attempt := 0; ; attempt++ {
-		st, err := s.js.Stream(ctx, want.Name)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			st, err = s.js.CreateStream(ctx, want)
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && attempt < 3 {
-				continue // another node created it meanwhile
+		st, created, err := s.streamOnce(ctx, want)
+		if err == nil {
+			if created {
+				s.log.Info("nats store: stream created", "stream", want.Name, "replicas", want.Replicas, "subjects", want.Subjects[0])
 			}
-			if err != nil && retryable(err) && s.backoff(ctx, attempt) {
-				continue
+			info := st.CachedInfo()
+			if diffs := differences(want, info.Config); len(diffs) > 0 {
+				return nil, fmt.Errorf("nats store: stream %s: %w: %s", want.Name, ErrStreamSettings, strings.Join(diffs, "; "))
 			}
-			if err != nil {
-				return nil, fmt.Errorf("nats store: create stream %s: %w", want.Name, err)
-			}
-			s.log.Info("nats store: stream created", "stream", want.Name, "replicas", want.Replicas, "subjects", want.Subjects[0])
-		} else if err != nil {
-			// A cluster that is still electing its leaders answers with
-			// time-outs and "temporarily unavailable" for a while.
-			if retryable(err) && s.backoff(ctx, attempt) {
-				continue
-			}
+			s.stream = st
+			return info, nil
+		}
+		// Another node may have created it meanwhile.
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && (!retryable(err) || !s.backoff(ctx, attempt)) {
 			return nil, fmt.Errorf("nats store: stream %s: %w", want.Name, err)
 		}
-		info := st.CachedInfo()
-		if diffs := differences(want, info.Config); len(diffs) > 0 {
-			return nil, fmt.Errorf("nats store: stream %s: %w: %s", want.Name, ErrStreamSettings, strings.Join(diffs, "; "))
-		}
-		s.stream = st
-		return info, nil
 	}
+}
+
+// streamOnce looks the stream up, and creates it if it is missing. Each
+// request has its own deadline: a cluster without a meta leader may never
+// answer one.
+func (s *Store) streamOnce(ctx context.Context, want jetstream.StreamConfig) (jetstream.Stream, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	st, err := s.js.Stream(ctx, want.Name)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return st, false, err
+	}
+	st, err = s.js.CreateStream(ctx, want)
+	if err != nil {
+		return nil, false, fmt.Errorf("create: %w", err)
+	}
+	return st, true, nil
 }
 
 // differences names each setting of have that a cookie store cannot use.
