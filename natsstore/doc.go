@@ -23,11 +23,11 @@
 //	Nats-TTL                             the cookie's remaining lifetime, in whole
 //	                                     seconds (rounded up); a tombstone's adds
 //	                                     Options.TombstoneGrace
-//	Nats-Msg-Id                          one per operation, the same on its
-//	                                     retries, so that a retry is stored once
 //	Nats-Expected-Last-Subject-Sequence  0 for a new cookie: two nodes can never
 //	                                     issue one ID; for a change, the sequence
 //	                                     of the state it was computed from
+//	Nats-Msg-Id                          on retries: one per operation, the same
+//	                                     on each, so that a retry is stored once
 //
 // The stream allows per-message TTLs and places subject delete markers
 // (header Nats-Marker-Reason) when a message expires, so that every node

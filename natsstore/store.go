@@ -2,6 +2,7 @@ package natsstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -259,8 +261,10 @@ func (s *Store) setReady() {
 
 // subject returns the subject of cookie d.
 func (s *Store) subject(d record.Digest) string {
-	var b [64]byte
-	return string(fmt.Appendf(append(b[:0], s.prefix...), "%x", d[:]))
+	b := make([]byte, len(s.prefix)+2*record.DigestSize)
+	copy(b, s.prefix)
+	hex.Encode(b[len(s.prefix):], d[:])
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Get returns the live cookie d: from the index, or, when the index lacks

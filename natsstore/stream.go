@@ -1,6 +1,7 @@
 package natsstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -256,16 +257,23 @@ func (s *Store) publishTombstone(ctx context.Context, st state, ev record.Event)
 }
 
 // publish stores data on subject with a TTL and the expected last sequence
-// of the subject, retrying transient failures under one message ID until
-// ctx ends.
+// of the subject, retrying transient failures until ctx ends. The
+// condition makes a duplicate impossible: a retry after an attempt that
+// was stored but whose ack was lost finds the subject moved on, and then
+// reads whether the message there is this one. Retries also carry one
+// Nats-Msg-Id, so that JetStream acknowledges a retry of a stored retry
+// as the duplicate it is. The first attempt goes without: the stream's
+// duplicate window costs a quarter of the publish rate, and the condition
+// already covers that attempt.
 func (s *Store) publish(ctx context.Context, subject string, data []byte, ttl time.Duration, after uint64) (uint64, error) {
-	id := nuid.Next()
 	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
-		hdrMsgID:      {id},
 		hdrTTL:        {ttlValue(ttl)},
 		hdrExpectSubj: {strconv.FormatUint(after, 10)},
 	}}
 	for attempt := 0; ; attempt++ {
+		if attempt == 1 {
+			m.Header[hdrMsgID] = []string{nuid.Next()}
+		}
 		start := time.Now()
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		ack, err := s.js.PublishMsg(actx, m)
@@ -280,8 +288,9 @@ func (s *Store) publish(ctx context.Context, subject string, data []byte, ttl ti
 				return 0, errConflict
 			}
 			// An earlier attempt may have been stored with its ack lost;
-			// then the subject's last message is ours.
-			if last, lerr := s.lastMsg(ctx, subject); lerr == nil && last != nil && last.Header.Get(hdrMsgID) == id {
+			// then the subject's last message is this one.
+			if last, lerr := s.lastMsg(ctx, subject); lerr == nil && last != nil && bytes.Equal(last.Data, data) {
+				s.seen(last.Sequence)
 				return last.Sequence, nil
 			}
 			return 0, errConflict
