@@ -98,13 +98,15 @@
 // # Around the WebSocket
 //
 // Service type "static" serves a folder, gzip-compressed for clients that
-// accept it; "status" serves a JSON document (connections, cookies, and per
-// store its journal figures, read_only and error; see [StoreStats]);
+// accept it; "status" serves a JSON document (connections, cookies, ready,
+// and per store its journal figures, read_only, error, ready and, for a
+// store shared through a stream, its position there; see [StoreStats]);
 // "metrics" serves Prometheus metrics from a registry of the Server's own:
 // cookiestore_connections, cookiestore_cookies,
 // cookiestore_events_appended_total, cookiestore_journal_bytes,
 // cookiestore_compactions_total, cookiestore_fsync_errors_total,
-// cookiestore_store_read_only, the histogram cookiestore_fsync_seconds and
+// cookiestore_store_read_only, cookiestore_stream_lag, the summary
+// cookiestore_stream_publish_seconds, the histogram cookiestore_fsync_seconds and
 // cookiestore_handshakes_total{result="new|returning|untracked|refused|error"},
 // plus the Go runtime's. "page" is the built-in page.
 //
