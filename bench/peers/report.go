@@ -23,6 +23,13 @@ const (
 	SoakEnd   = "<!-- /soak -->"
 )
 
+// The section of the nats store's figures, measured by the benchmarks of
+// package natsbench, is kept verbatim too, after the soak section.
+const (
+	NATSBegin = "<!-- nats -->"
+	NATSEnd   = "<!-- /nats -->"
+)
+
 // File names of the results, inside the output folder.
 const (
 	PageName = "BENCHMARKS.md"
@@ -42,6 +49,9 @@ func WriteReport(dir string, res *Results) error {
 		if s, ok := soakSection(string(old)); ok {
 			soak = s
 		}
+		if s, ok := section(string(old), NATSBegin, NATSEnd); ok {
+			soak += "\n\n" + s
+		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("read the old results page: %w", err)
 	}
@@ -56,16 +66,19 @@ func WriteReport(dir string, res *Results) error {
 }
 
 // soakSection returns the text from SoakBegin to SoakEnd, both included.
-func soakSection(page string) (string, bool) {
-	i := strings.Index(page, SoakBegin)
+func soakSection(page string) (string, bool) { return section(page, SoakBegin, SoakEnd) }
+
+// section returns the text from begin to end, both included.
+func section(page, begin, end string) (string, bool) {
+	i := strings.Index(page, begin)
 	if i < 0 {
 		return "", false
 	}
-	j := strings.Index(page[i:], SoakEnd)
+	j := strings.Index(page[i:], end)
 	if j < 0 {
 		return "", false
 	}
-	return page[i : i+j+len(SoakEnd)], true
+	return page[i : i+j+len(end)], true
 }
 
 // writeFile replaces path with data through a temporary file, so that an
