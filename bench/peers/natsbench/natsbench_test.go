@@ -345,6 +345,11 @@ func BenchmarkNATSReplay(b *testing.B) {
 			b.ReportMetric(store, "msgs/s")
 			b.ReportMetric(raw, "raw_msgs/s")
 			b.ReportMetric(store/raw, "ratio")
+			// A restart from the snapshot that a clean stop wrote.
+			snap := filepath.Join(b.TempDir(), "replay.snapshot")
+			storeReplay(b, procs, total, snap)
+			b.ReportMetric(storeReplay(b, procs, total, snap).Seconds(), "snapshot_restart_s")
+			b.ReportMetric(float64(total)/store, "replay_restart_s")
 		}
 	})
 }
@@ -379,15 +384,23 @@ func rawReplay(b *testing.B, js jetstream.JetStream, total int) time.Duration {
 }
 
 // storeReplay opens a node on the stream and waits until it is ready.
-func storeReplay(b *testing.B, procs []*proc, total int) time.Duration {
+func storeReplay(b *testing.B, procs []*proc, total int, snapshot ...string) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	st, err := natsstore.Open(ctx, natsstore.Options{URLs: urls(procs), Stream: "REPLAY", SubjectPrefix: "replay", Replicas: 3})
+	opts := natsstore.Options{URLs: urls(procs), Stream: "REPLAY", SubjectPrefix: "replay", Replicas: 3, SnapshotInterval: -1}
+	if len(snapshot) > 0 {
+		opts.Snapshot = snapshot[0]
+	}
+	st, err := natsstore.Open(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	defer func() {
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}()
 	if err := st.WaitReady(ctx); err != nil {
 		b.Fatal(err)
 	}
