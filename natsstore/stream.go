@@ -29,7 +29,7 @@ const (
 
 // Time budgets inside a write.
 const (
-	attemptTimeout = 2 * time.Second // one publish or lookup request
+	attemptTimeout = time.Second // one publish or lookup request: a request to a server that died meanwhile waits this long
 	minBackoff     = 50 * time.Millisecond
 	maxBackoff     = 500 * time.Millisecond
 )

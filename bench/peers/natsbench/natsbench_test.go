@@ -280,7 +280,22 @@ func BenchmarkNATSCreate(b *testing.B) {
 					// Rounds alternate which goes first, so that a drift of
 					// the machine or of the servers weighs on both alike.
 					const rounds = 4
-					var rawT, storeT time.Duration
+					var rawT, storeT, followT time.Duration
+					// A third publisher sends the same payloads raw to a
+					// stream that an ordered consumer in this process
+					// follows, as every node's follower does: the share of
+					// the gap that following costs.
+					fid := runID.Add(1)
+					rawStream(b, js, fmt.Sprintf("F%d", fid), fmt.Sprintf("f%d", fid), replicas)
+					fcons, err := js.OrderedConsumer(ctx, fmt.Sprintf("F%d", fid), jetstream.OrderedConsumerConfig{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					fcc, err := fcons.Consume(func(m jetstream.Msg) { _, _ = m.Metadata() }, jetstream.PullMaxMessages(1024))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer fcc.Stop()
 					per := n / rounds
 					for r := range rounds {
 						part, pay := cs[r*per:(r+1)*per], ps[r*per:(r+1)*per]
@@ -297,14 +312,25 @@ func BenchmarkNATSCreate(b *testing.B) {
 							parallel(b, per, writers, func(i int) error { return st.Create(part[i]) })
 							storeT += time.Since(start)
 						}
+						runFollowed := func() {
+							start := time.Now()
+							parallel(b, per, writers, func(i int) error {
+								_, err := js.Publish(ctx, fmt.Sprintf("f%d.%x", fid, part[i].Digest[:]), pay[i])
+								return err
+							})
+							followT += time.Since(start)
+						}
 						if r%2 == 0 {
 							runRaw()
 							runStore()
+							runFollowed()
 						} else {
+							runFollowed()
 							runStore()
 							runRaw()
 						}
 					}
+					b.ReportMetric(float64(rounds*per)/followT.Seconds(), "raw_followed/s")
 					raw := float64(rounds*per) / rawT.Seconds()
 					store := float64(rounds*per) / storeT.Seconds()
 					b.ReportMetric(store, "creates/s")
