@@ -117,7 +117,7 @@ func (s *Store) startCompactionCheck() {
 
 func (s *Store) checkCompaction() {
 	size := s.j.Size()
-	live := LiveFrameBytes(s.idx)
+	live := liveFrameBytes(s.idx)
 	ratio := 0.0
 	if size > 0 {
 		ratio = max(0, 1-float64(live)/float64(size))
@@ -133,12 +133,12 @@ func (s *Store) checkCompaction() {
 	s.nextCheck.Store(next)
 }
 
-// LiveFrameBytes is the size that the live cookies of idx would take as
-// single frames, a Create for each or a Cookie event for each one logged
-// in: what a journal would hold, its header aside, if nothing in it were
-// dead. The store measures its dead ratio with it, and `cookiestore stats`
-// reports it.
-func LiveFrameBytes(idx *memstore.Store) int64 {
+// liveFrameBytes is the size that the live cookies of idx would take as
+// single frames, a Create for each or a Cookie event for each one logged in:
+// what a journal would hold, its header aside, if nothing in it were dead.
+// It is an upper bound of what a compaction writes (in compressed batch
+// frames), cheap enough to decide when to compact.
+func liveFrameBytes(idx *memstore.Store) int64 {
 	var total int64
 	var buf []byte
 	for c := range idx.All() {

@@ -3,11 +3,11 @@ package fuzz
 import (
 	"bytes"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 )
 
@@ -29,7 +29,7 @@ func FuzzJournalOpen(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		opts := journal.Options{FS: noSyncFS{journal.OSFS()}}
+		opts := journal.Options{FS: noSyncFS()}
 		first, rec, err := openAll(path, opts)
 		switch {
 		case err == nil:
@@ -140,22 +140,9 @@ func journalSeeds(f *testing.F) [][]byte {
 	}
 }
 
-// noSyncFS is the operating system's file system without fsync: this
-// target checks what Open makes of the bytes, not durability, and each sync
-// would cost more than the rest of an execution.
-type noSyncFS struct{ journal.FS }
-
-func (fsys noSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
-	f, err := fsys.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return noSyncFile{f}, nil
+// noSyncFS returns the operating system's file system without fsync:
+// these targets check what Open makes of the bytes, not durability, and
+// each sync would cost more than the rest of an execution.
+func noSyncFS() journal.FS {
+	return testkit.NewFaultFS[journal.File](journal.OSFS(), testkit.Faults{NoSync: true})
 }
-
-func (noSyncFS) SyncDir(string) error { return nil }
-
-type noSyncFile struct{ journal.File }
-
-func (noSyncFile) Datasync() error { return nil }
-func (noSyncFile) Sync() error     { return nil }

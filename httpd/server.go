@@ -38,8 +38,10 @@ type Options struct {
 	Rand   io.Reader        // nil = crypto/rand; the source of cookie IDs
 
 	// OpenStore opens the store of one cookie block. nil = memory stores
-	// only: a "file" or "nats" store is then an error. onSync is to be
-	// passed to a file store so that /metrics gets the fsync latency.
+	// only: a "file" or "nats" store is then an error that says to open
+	// the config with package node, which opens every store type and runs
+	// the server. onSync is to be passed to a file store so that /metrics
+	// gets the fsync latency.
 	OpenStore func(sc config.Store, onSync func(time.Duration, error)) (Store, error)
 
 	Hooks Hooks // OnConnect, OnAuth, OnClose (all optional), for every WebSocket service
@@ -284,7 +286,9 @@ func (s *Server) openStore(sc config.Store) (Store, error) {
 	if sc.Type == config.StoreMemory || sc.Type == "" {
 		return memstore.New(memstore.Options{Clock: s.now}), nil
 	}
-	return nil, fmt.Errorf("store type %q needs a store opener (Options.OpenStore); only memory stores are built in", sc.Type)
+	// httpd builds in memory stores only: the others belong to package
+	// node, which imports this one.
+	return nil, fmt.Errorf("store type %q is not built into package httpd: open the config with package node (node.New), or give Options.OpenStore", sc.Type)
 }
 
 // Listen binds the endpoint of every transport. When one cannot be bound,

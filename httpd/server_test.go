@@ -451,7 +451,7 @@ func TestNewErrors(t *testing.T) {
 		"b": {"type":"websocket","cookie":{"name":"second","store":{"type":"file","filename":"cookies.dat"}}}}}]}`
 	t.Run("file store without an opener", func(t *testing.T) {
 		_, err := New(parseTestConfig(t, fileCfg, t.TempDir()), Options{})
-		if err == nil || !strings.Contains(err.Error(), "transports[0].paths.b.cookie.store") || !strings.Contains(err.Error(), "OpenStore") {
+		if err == nil || !strings.Contains(err.Error(), "transports[0].paths.b.cookie.store") || !strings.Contains(err.Error(), "package node") {
 			t.Fatalf("New = %v", err)
 		}
 	})

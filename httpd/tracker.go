@@ -504,8 +504,14 @@ func (t *Tracker) deleteCookie(d record.Digest, why record.DeleteReason) (victim
 // are collected before the cookies are deleted. It returns the number of
 // cookies deleted.
 func (t *Tracker) Revoke(authid string) (int, error) {
+	cookies, _, err := t.revoke(authid)
+	return cookies, err
+}
+
+// revoke is Revoke; it also returns how many connections it closed.
+func (t *Tracker) revoke(authid string) (cookies, conns int, err error) {
 	if authid == "" {
-		return 0, errors.New("revoke: empty authid")
+		return 0, 0, errors.New("revoke: empty authid")
 	}
 	var victims []*Conn
 	for _, c := range t.reg.snapshot() {
@@ -514,8 +520,9 @@ func (t *Tracker) Revoke(authid string) (int, error) {
 		}
 	}
 	if t.store == nil {
+		victims = unique(victims, nil)
 		closeEach(victims, nil, CloseRevoked, "revoked")
-		return 0, nil
+		return 0, len(victims), nil
 	}
 	// A login on one tab puts the principal on the cookie of every tab.
 	for _, d := range t.reg.digests() {
@@ -527,12 +534,13 @@ func (t *Tracker) Revoke(authid string) (int, error) {
 	for _, d := range ids {
 		victims = append(victims, t.reg.conns(d)...)
 	}
+	victims = unique(victims, nil)
 	closeEach(victims, nil, CloseRevoked, "revoked")
-	t.log.Info("principal revoked", "authid", authid, "cookies", len(ids), "connections", len(unique(victims, nil)))
+	t.log.Info("principal revoked", "authid", authid, "cookies", len(ids), "connections", len(victims))
 	if err != nil {
-		return len(ids), fmt.Errorf("revoke %q: %w", authid, err)
+		return len(ids), len(victims), fmt.Errorf("revoke %q: %w", authid, err)
 	}
-	return len(ids), nil
+	return len(ids), len(victims), nil
 }
 
 // deleted closes the local connections of a cookie that the store reports

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"cookiestore/internal/testkit"
 )
 
 // TestWriteFailure fails the write of one batch in several ways. The
@@ -43,7 +45,7 @@ func TestWriteFailure(t *testing.T) {
 			if err := j.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			fsys.set(func(f *faultFS) { f.writeFault, f.truncateErr = tt.fault, tt.truncErr })
+			fsys.Set(func(f *testkit.Faults) { f.Write, f.TruncateErr = tt.fault, tt.truncErr })
 
 			_, err := j.Append([]byte("this frame does not fit"))
 			if !tt.wantAppend {
@@ -55,7 +57,7 @@ func TestWriteFailure(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("failed write: %v; want %v and ErrReadOnly, naming the file", err, tt.wantErr)
 			}
-			fsys.set(func(f *faultFS) { f.writeFault = nil })
+			fsys.Set(func(f *testkit.Faults) { f.Write = nil })
 			if _, err := j.Append([]byte("later")); !errors.Is(err, ErrReadOnly) || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Append after a failed write: %v", err)
 			}
@@ -83,14 +85,14 @@ func TestSyncFailureIsFinal(t *testing.T) {
 	var hooked []error
 	j, _ := openT(t, path, Options{FS: fsys, OnSync: func(_ time.Duration, err error) { hooked = append(hooked, err) }})
 	appendT(t, j, testPayloads("a", 2))
-	fsys.datasyncs.Store(0)
-	fsys.set(func(f *faultFS) { f.datasyncErr = syscall.EIO })
+	fsys.Datasyncs.Store(0)
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncErr = syscall.EIO })
 
 	_, err := j.Append([]byte("x"))
 	if !errors.Is(err, ErrReadOnly) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Append with a failing fdatasync: %v", err)
 	}
-	fsys.set(func(f *faultFS) { f.datasyncErr = nil }) // a retry would now "succeed"
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncErr = nil }) // a retry would now "succeed"
 	for i := range 3 {
 		if _, err := j.Append([]byte("y")); !errors.Is(err, ErrReadOnly) || !errors.Is(err, syscall.EIO) {
 			t.Fatalf("Append %d after the failure: %v", i, err)
@@ -105,7 +107,7 @@ func TestSyncFailureIsFinal(t *testing.T) {
 	if err := j.Close(); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("Close: %v", err)
 	}
-	if n := fsys.datasyncs.Load(); n != 1 {
+	if n := fsys.Datasyncs.Load(); n != 1 {
 		t.Fatalf("%d fdatasyncs after the failure, want exactly the one that failed", n)
 	}
 	if st := j.Stats(); st.SyncErrors != 1 {
@@ -123,7 +125,7 @@ func TestReadErrorDuringOpen(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "j.dat")
 			os.WriteFile(path, b, 0o600)
 			fsys := newFaultFS("j.dat")
-			fsys.readFailAt = at
+			fsys.Set(func(f *testkit.Faults) { f.ReadFailAt = at })
 			_, err := Open(path, Options{FS: fsys}, nil)
 			if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", at)) {
 				t.Fatalf("Open: %v; want EIO naming the file and offset %d", err, at)

@@ -14,58 +14,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"cookiestore/internal/testkit"
 )
 
 // The package comment is the specification of the file; docs/FORMAT.md
 // shows it by example. These tests decode the examples in both with the
 // package, so that neither can drift from the code.
 
-const formatDoc = "../docs/FORMAT.md"
-
-func readDoc(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// exampleBlock returns the bytes of the hex dump (hexdump -C's layout) in
-// the fenced block that follows the line "Example: " + title, and the text
-// after the block.
-func exampleBlock(t *testing.T, doc, title string) ([]byte, string) {
-	t.Helper()
-	_, rest, ok := strings.Cut(doc, "\nExample: "+title)
-	if !ok {
-		t.Fatalf("%s has no line %q", formatDoc, "Example: "+title)
-	}
-	_, rest, ok = strings.Cut(rest, "\n```\n")
-	block, after, ok2 := strings.Cut(rest, "\n```\n")
-	if !ok || !ok2 {
-		t.Fatalf("%s: no fenced block after %q", formatDoc, "Example: "+title)
-	}
-	var b []byte
-	for _, line := range strings.Split(block, "\n") {
-		line, _, _ = strings.Cut(line, "|") // the ASCII column
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		off, err := strconv.ParseInt(fields[0], 16, 64)
-		if err != nil || off != int64(len(b)) {
-			t.Fatalf("%s, example %q: line %q starts at %q, want offset %08x", formatDoc, title, line, fields[0], len(b))
-		}
-		for _, f := range fields[1:] {
-			x, err := hex.DecodeString(f)
-			if err != nil || len(x) != 1 {
-				t.Fatalf("%s, example %q: %q is not a hex byte", formatDoc, title, f)
-			}
-			b = append(b, x[0])
-		}
-	}
-	return b, after
-}
+const formatDoc = testkit.FormatDoc
 
 // tableRows returns the cells of the rows of the first Markdown table in
 // text, without the header and separator rows.
@@ -111,7 +68,7 @@ var (
 )
 
 func TestFormatDocConstants(t *testing.T) {
-	_, rest, ok := strings.Cut(readDoc(t, formatDoc), "\n### Constants\n")
+	_, rest, ok := strings.Cut(testkit.ReadDoc(t, formatDoc), "\n### Constants\n")
 	if !ok {
 		t.Fatalf("%s has no section Constants", formatDoc)
 	}
@@ -157,8 +114,8 @@ func TestFormatDocConstants(t *testing.T) {
 // TestFormatDocExample decodes the worked example with NewReader and
 // checks every row of the table that explains it.
 func TestFormatDocExample(t *testing.T) {
-	doc := readDoc(t, formatDoc)
-	file, after := exampleBlock(t, doc, "a version 2 journal holding the payloads `hello` and `world`.")
+	doc := testkit.ReadDoc(t, formatDoc)
+	file, after := testkit.DocExample(t, doc, "a version 2 journal holding the payloads `hello` and `world`.")
 
 	if !bytes.Equal(file[:HeaderSize], appendHeader(nil, 2)) {
 		t.Fatalf("the example's header is % x; a version 2 header is % x", file[:HeaderSize], appendHeader(nil, 2))
@@ -236,7 +193,7 @@ func TestFormatDocExample(t *testing.T) {
 		t.Fatalf("%s, example table: no row for the end of the file", formatDoc)
 	}
 
-	v1, _ := exampleBlock(t, doc, "the version 1 header.")
+	v1, _ := testkit.DocExample(t, doc, "the version 1 header.")
 	if !bytes.Equal(v1, appendHeader(nil, 1)) {
 		t.Fatalf("%s's version 1 header is % x; the code writes % x", formatDoc, v1, appendHeader(nil, 1))
 	}
@@ -248,8 +205,8 @@ func TestFormatDocExample(t *testing.T) {
 // TestFormatDocExampleRecovery checks what the doc says Open does with the
 // example cut short or damaged.
 func TestFormatDocExampleRecovery(t *testing.T) {
-	doc := readDoc(t, formatDoc)
-	file, after := exampleBlock(t, doc, "a version 2 journal holding the payloads `hello` and `world`.")
+	doc := testkit.ReadDoc(t, formatDoc)
+	file, after := testkit.DocExample(t, doc, "a version 2 journal holding the payloads `hello` and `world`.")
 	prose := strings.Join(strings.Fields(after), " ")
 	claim := func(re string) []int {
 		t.Helper()
@@ -304,7 +261,7 @@ func TestFormatDocExampleRecovery(t *testing.T) {
 // TestPackageDocHeaders checks the headers and the check value that the
 // package comment spells out.
 func TestPackageDocHeaders(t *testing.T) {
-	doc := readDoc(t, "doc.go")
+	doc := testkit.ReadDoc(t, "doc.go")
 	for v := MinVersion; v <= Version; v++ {
 		h := appendHeader(nil, v)
 		want := fmt.Sprintf("version %d: % x  % x  % x  % x", v, h[:8], h[8:10], h[10:12], h[12:16])

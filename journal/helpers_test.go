@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"cookiestore/internal/testkit"
 )
 
 // testPayloads returns n distinct payloads of varied sizes.
@@ -107,112 +104,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// faultFS is the operating system's file system with faults injected into
-// the files whose base name matches target ("" matches all), and counters.
-type faultFS struct {
-	FS
-	datasyncs atomic.Int64
-	writes    atomic.Int64
-
-	mu     sync.Mutex
-	target string
-	// writeFault, if set, is asked about each write: it returns how many
-	// bytes really reach the file and the error to report.
-	writeFault    func(off int64, n int) (int, error)
-	readFailAt    int64 // reads of bytes at or past this offset fail with EIO; 0 = never
-	datasyncErr   error
-	datasyncDelay time.Duration
-	truncateErr   error
-	renameErr     error
-	syncDirErr    error
-}
-
-func newFaultFS(target string) *faultFS { return &faultFS{FS: osFS{}, target: target} }
-
-func (f *faultFS) set(fn func(f *faultFS)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *faultFS) get() faultFS {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return faultFS{target: f.target, writeFault: f.writeFault, readFailAt: f.readFailAt,
-		datasyncErr: f.datasyncErr, datasyncDelay: f.datasyncDelay, truncateErr: f.truncateErr,
-		renameErr: f.renameErr, syncDirErr: f.syncDirErr}
-}
-
-func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	file, err := f.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return &faultFile{File: file, fs: f, hit: f.target == "" || filepath.Base(name) == f.target}, nil
-}
-
-func (f *faultFS) Rename(oldpath, newpath string) error {
-	if err := f.get().renameErr; err != nil {
-		return err
-	}
-	return f.FS.Rename(oldpath, newpath)
-}
-
-func (f *faultFS) SyncDir(dir string) error {
-	if err := f.get().syncDirErr; err != nil {
-		return err
-	}
-	return f.FS.SyncDir(dir)
-}
-
-type faultFile struct {
-	File
-	fs  *faultFS
-	hit bool // faults apply to this file
-}
-
-func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
-	f.fs.writes.Add(1)
-	if ff := f.fs.get(); f.hit && ff.writeFault != nil {
-		n, ferr := ff.writeFault(off, len(p))
-		if n > 0 {
-			if _, err := f.File.WriteAt(p[:n], off); err != nil {
-				return 0, err
-			}
-		}
-		if n < len(p) || ferr != nil {
-			return n, ferr
-		}
-	}
-	return f.File.WriteAt(p, off)
-}
-
-func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
-	if at := f.fs.get().readFailAt; f.hit && at > 0 && off+int64(len(p)) > at {
-		n := 0
-		if at > off {
-			n, _ = f.File.ReadAt(p[:at-off], off)
-		}
-		return n, &fs.PathError{Op: "read", Path: "journal", Err: syscall.EIO}
-	}
-	return f.File.ReadAt(p, off)
-}
-
-func (f *faultFile) Datasync() error {
-	f.fs.datasyncs.Add(1)
-	ff := f.fs.get()
-	time.Sleep(ff.datasyncDelay)
-	if f.hit && ff.datasyncErr != nil {
-		return ff.datasyncErr
-	}
-	return f.File.Datasync()
-}
-
-func (f *faultFile) Truncate(size int64) error {
-	if err := f.fs.get().truncateErr; f.hit && err != nil {
-		return err
-	}
-	return f.File.Truncate(size)
+// newFaultFS returns the operating system's file system with faults
+// injected into the files whose base name is target ("" is all of them).
+func newFaultFS(target string) *testkit.FaultFS[File] {
+	return testkit.NewFaultFS[File](osFS{}, testkit.Faults{Target: target})
 }
 
 // readFile reads a journal through Reader.

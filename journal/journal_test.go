@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"cookiestore/internal/testkit"
 )
 
 func TestHeaderLayout(t *testing.T) {
@@ -183,7 +184,7 @@ func TestSyncAlwaysSyncsEachAppend(t *testing.T) {
 	var hooked []error
 	j, _ := openT(t, path, Options{FS: fsys, OnSync: func(d time.Duration, err error) { hooked = append(hooked, err) }})
 	appendT(t, j, testPayloads("a", 5))
-	if n := fsys.datasyncs.Load(); n != 5 {
+	if n := fsys.Datasyncs.Load(); n != 5 {
 		t.Fatalf("%d fdatasyncs for 5 appends by one writer, want 5", n)
 	}
 	if st := j.Stats(); st.Syncs != 5 || st.Writes != 5 || st.SyncErrors != 0 || st.SyncTime <= 0 {
@@ -199,7 +200,7 @@ func TestSyncInterval(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	fsys := newFaultFS("")
 	j, _ := openT(t, path, Options{FS: fsys, Sync: SyncInterval, SyncInterval: 20 * time.Millisecond})
-	fsys.datasyncs.Store(0)
+	fsys.Datasyncs.Store(0)
 	appendT(t, j, testPayloads("a", 3))
 	// Written at once, synced later.
 	if got := fileSize(t, path); got != j.Size() {
@@ -223,7 +224,7 @@ func TestSyncNone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	fsys := newFaultFS("")
 	j, _ := openT(t, path, Options{FS: fsys, Sync: SyncNone, SyncInterval: time.Hour})
-	fsys.datasyncs.Store(0)
+	fsys.Datasyncs.Store(0)
 	small := testPayloads("a", 3)
 	appendT(t, j, small)
 	if got := fileSize(t, path); got != HeaderSize {
@@ -232,8 +233,8 @@ func TestSyncNone(t *testing.T) {
 	if err := j.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if fsys.datasyncs.Load() != 1 || fileSize(t, path) != j.Size() {
-		t.Fatalf("after Sync: %d fdatasyncs, file %d bytes, Size %d", fsys.datasyncs.Load(), fileSize(t, path), j.Size())
+	if fsys.Datasyncs.Load() != 1 || fileSize(t, path) != j.Size() {
+		t.Fatalf("after Sync: %d fdatasyncs, file %d bytes, Size %d", fsys.Datasyncs.Load(), fileSize(t, path), j.Size())
 	}
 	samePayloads(t, readFile(t, path), small)
 
@@ -243,13 +244,13 @@ func TestSyncNone(t *testing.T) {
 	if got := fileSize(t, path); got < noneChunk {
 		t.Fatalf("file is %d bytes after %d bytes of appends", got, j.Size())
 	}
-	if fsys.datasyncs.Load() != 1 {
+	if fsys.Datasyncs.Load() != 1 {
 		t.Fatalf("SyncNone synced on its own")
 	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if fsys.datasyncs.Load() != 2 {
+	if fsys.Datasyncs.Load() != 2 {
 		t.Fatalf("Close did not sync")
 	}
 	got, _ := readAllT(t, path)
@@ -271,9 +272,9 @@ func TestGroupCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	fsys := newFaultFS("")
 	// A slow disk makes the batching certain rather than likely.
-	fsys.datasyncDelay = 2 * time.Millisecond
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncDelay = 2 * time.Millisecond })
 	j, _ := openT(t, path, Options{FS: fsys})
-	fsys.datasyncs.Store(0)
+	fsys.Datasyncs.Store(0)
 	const writers, each = 64, 20
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -288,7 +289,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	wg.Wait()
 	st := j.Stats()
-	syncs := fsys.datasyncs.Load()
+	syncs := fsys.Datasyncs.Load()
 	t.Logf("%d appends, %d writes, %d fdatasyncs", st.Appends, st.Writes, syncs)
 	if st.Appends != writers*each || st.Syncs != syncs {
 		t.Fatalf("Stats %+v, FS saw %d fdatasyncs", st, syncs)
@@ -404,7 +405,7 @@ func TestVisitError(t *testing.T) {
 // nearly every writer, not half of them: after a flush releases its
 // appenders, the next leader gives them a moment to queue again.
 func TestGroupCommitGathersTheReleasedWriters(t *testing.T) {
-	j, err := Open(filepath.Join(t.TempDir(), "j"), Options{FS: slowSyncFS{OSFS(), 2 * time.Millisecond}}, nil)
+	j, err := Open(filepath.Join(t.TempDir(), "j"), Options{FS: testkit.NewFaultFS[File](osFS{}, testkit.Faults{DatasyncDelay: 2 * time.Millisecond})}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,24 +432,3 @@ func TestGroupCommitGathersTheReleasedWriters(t *testing.T) {
 		t.Fatalf("%.1f appends per fdatasync with %d writers; groups are not gathering", perSync, writers)
 	}
 }
-
-// slowSyncFS makes every fdatasync take a fixed time, like a real disk.
-type slowSyncFS struct {
-	FS
-	delay time.Duration
-}
-
-func (f slowSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	file, err := f.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return slowSyncFile{file, f.delay}, nil
-}
-
-type slowSyncFile struct {
-	File
-	delay time.Duration
-}
-
-func (f slowSyncFile) Datasync() error { time.Sleep(f.delay); return f.File.Datasync() }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"cookiestore/internal/testkit"
 )
 
 func tempFiles(t *testing.T, path string) []string {
@@ -233,7 +235,7 @@ func TestCommitRenameFailure(t *testing.T) {
 	}
 	rw.Append([]byte("compacted"))
 	appendT(t, j, testPayloads("b", 2))
-	fsys.set(func(f *faultFS) { f.renameErr = os.ErrPermission })
+	fsys.Set(func(f *testkit.Faults) { f.RenameErr = os.ErrPermission })
 	if _, _, err := rw.Commit(); !errors.Is(err, os.ErrPermission) {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -258,7 +260,7 @@ func TestCommitDirSyncFailure(t *testing.T) {
 	appendT(t, j, testPayloads("a", 3))
 	rw, _ := j.BeginRewrite()
 	rw.Append([]byte("compacted"))
-	fsys.set(func(f *faultFS) { f.syncDirErr = os.ErrInvalid })
+	fsys.Set(func(f *testkit.Faults) { f.SyncDirErr = os.ErrInvalid })
 	if _, _, err := rw.Commit(); !errors.Is(err, os.ErrInvalid) {
 		t.Fatalf("Commit: %v", err)
 	}

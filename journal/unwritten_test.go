@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"cookiestore/internal/testkit"
 )
 
 // snapshot copies the file at path as it is now, as a crash would leave it.
@@ -194,7 +196,7 @@ func TestReaderZeros(t *testing.T) {
 
 // openFaultyWith opens a sync=always journal at a fresh path through a
 // faultFS aimed at it, and appends n payloads of prefix.
-func openFaultyWith(t *testing.T, prefix string, n int) (string, *faultFS, *Journal, [][]byte) {
+func openFaultyWith(t *testing.T, prefix string, n int) (string, *testkit.FaultFS[File], *Journal, [][]byte) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "j.dat")
 	fsys := newFaultFS("j.dat")
@@ -208,7 +210,7 @@ func openFaultyWith(t *testing.T, prefix string, n int) (string, *faultFS, *Jour
 // so Close still succeeds and the file still opens.
 func TestCloseCannotCutUnwritten(t *testing.T) {
 	path, fsys, j, want := openFaultyWith(t, "x", 3)
-	fsys.set(func(f *faultFS) { f.truncateErr = syscall.EIO })
+	fsys.Set(func(f *testkit.Faults) { f.TruncateErr = syscall.EIO })
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -233,8 +235,8 @@ func TestWriteAheadFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	good = append(good, filler)
-	fsys.set(func(f *faultFS) {
-		f.writeFault = func(_ int64, n int) (int, error) {
+	fsys.Set(func(f *testkit.Faults) {
+		f.Write = func(_ int64, n int) (int, error) {
 			if n == UnwrittenPage {
 				return n / 3, syscall.ENOSPC
 			}
@@ -244,7 +246,7 @@ func TestWriteAheadFailure(t *testing.T) {
 	if _, err := j.Append([]byte("no room ahead")); !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("Append: %v, want ENOSPC and read-only", err)
 	}
-	fsys.set(func(f *faultFS) { f.writeFault = nil })
+	fsys.Set(func(f *testkit.Faults) { f.Write = nil })
 	if err := j.Close(); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("Close: %v", err)
 	}
@@ -261,7 +263,7 @@ func TestWriteAheadFailure(t *testing.T) {
 func TestGroupCommitSyncFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	fsys := newFaultFS("j.dat")
-	fsys.datasyncDelay = time.Millisecond
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncDelay = time.Millisecond })
 	j, _ := openT(t, path, Options{FS: fsys})
 	var (
 		mu    sync.Mutex
@@ -290,7 +292,7 @@ func TestGroupCommitSyncFailure(t *testing.T) {
 		})
 	}
 	waitFor(t, "a few groups", func() bool { return j.Stats().Syncs >= 5 })
-	fsys.set(func(f *faultFS) { f.datasyncErr = syscall.EIO })
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncErr = syscall.EIO })
 	wg.Wait()
 	j.Close()
 

@@ -1,182 +1,169 @@
-// Package node opens the stores a config names, for the server.
-//
-// A cookie block's "store" says "memory", "file" or "nats". An [Opener]
-// turns that [config.Store] into a store: a memstore index, a filestore
-// journal wrapped in [FileStore] so that /status and /metrics see its
-// counters, or a JetStream stream wrapped in [NATSStore]. Its
-// Open method has the shape of httpd.Options.OpenStore, and the
-// `cookiestore serve` command and the end-to-end tests use it alike, so the
-// tests run the very code that the command runs:
-//
-//	stores := &node.Opener{Logger: log}
-//	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
-//	if err != nil {
-//		return err // e.g. "...: journal cookies.dat: in use by another process"
-//	}
-//
-// The Opener's file layer (FS) and clock are injectable, so that a test can
-// fill the disk, fail an fdatasync or move time under a real server.
 package node
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
-	"path/filepath"
+	"net"
+	"sync"
 	"time"
 
 	"cookiestore/config"
-	"cookiestore/filestore"
 	"cookiestore/httpd"
 	"cookiestore/journal"
-	"cookiestore/memstore"
-	"cookiestore/natsstore"
 )
 
-// Opener opens the stores of a config's cookie blocks. The zero value opens
-// them on the operating system's files with the real clock. An Opener keeps
-// no state between calls, so each Open's error depends on that call alone
-// (a journal that another process holds is the journal's own
-// "journal FILE: in use by another process"); its fields must not change
-// after the first Open.
-type Opener struct {
-	// Logger receives the stores' messages (journal recovery, compaction);
-	// nil discards them.
+// Options configure New. The zero value serves the config on the real
+// clock, logs to slog.Default() and opens no control socket.
+type Options struct {
+	// Dir is the node directory. The node keeps its control socket there,
+	// Dir/cookiestore.sock, so that `cookiestore revoke` reaches it. ""
+	// means no control socket. (Relative names in the config were resolved
+	// against a node directory by config.Load; give the same one here.)
+	Dir string
+	// Logger receives the server's and the stores' messages; nil =
+	// slog.Default().
 	Logger *slog.Logger
-	// Clock is the time for cookie expiry in the stores; nil = time.Now.
-	// Give the server the same clock (httpd.Options.Clock).
+	// Clock is the time of the server and of every store alike; nil =
+	// time.Now.
 	Clock func() time.Time
-	// FS is the file layer of file stores; nil = the operating system.
-	// Tests inject faults through it.
+	// Version is what /status reports; "" = the module version of the
+	// build.
+	Version string
+	// Hooks are called on connect, auth and close on every WebSocket
+	// service (all optional).
+	Hooks httpd.Hooks
+	// FS is the file layer of the file stores; nil = the operating system.
 	FS journal.FS
 	// CompactMinBytes is the journal size below which a file store never
 	// compacts by itself; 0 = the filestore default (4 MiB), < 0 = never.
 	CompactMinBytes int64
-	// Dir is the node directory, where a nats store keeps the snapshot of
-	// its index between runs; "" = no snapshot: each start replays the
-	// stream.
-	Dir string
-	// NATSTimeout bounds one write to a nats store, retries included; 0 =
-	// the natsstore default.
-	NATSTimeout time.Duration
 }
 
-// natsOpenTimeout bounds connecting to NATS and checking the stream.
-const natsOpenTimeout = 30 * time.Second
+// Node is a running cookiestore node: the server of a config, its stores,
+// and its control socket.
+type Node struct {
+	srv *httpd.Server
+	log *slog.Logger
+	dir string
 
-// Open opens the store sc describes. It has the signature of
-// httpd.Options.OpenStore: onSync, given by the server, is called after
-// each fdatasync of a file store, for /metrics. A file store is returned as
-// a [FileStore]. The zero sc.Sync is journal.SyncAlways, the durable
-// default.
-func (o *Opener) Open(sc config.Store, onSync func(time.Duration, error)) (httpd.Store, error) {
-	switch sc.Type {
-	case config.StoreMemory:
-		return memstore.New(memstore.Options{Clock: o.Clock}), nil
-	case config.StoreFile:
-		st, err := filestore.Open(sc.Filename, filestore.Options{
-			Sync:            sc.Sync,
-			SyncInterval:    sc.SyncInterval,
-			Clock:           o.Clock,
-			PurgeOnStartup:  sc.PurgeOnStartup,
-			CompactMinBytes: o.CompactMinBytes,
-			Logger:          o.Logger,
-			FS:              o.FS,
-			OnSync:          onSync,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return FileStore{st}, nil
-	case config.StoreNATS:
-		return o.openNATS(sc)
-	default:
-		return nil, fmt.Errorf("store type %q is not supported", sc.Type)
-	}
+	mu  sync.Mutex
+	ctl *control // the control socket, between Listen and shutdown
+	// ctlTimeout is how long the control socket waits for a request;
+	// 0 = controlTimeout. Tests shorten it.
+	ctlTimeout time.Duration
 }
 
-// FileStore is a file store as the server sees it: an httpd.Store that is
-// also an httpd.StatsReporter, so that /status and /metrics report its
-// journal's counters and whether it has turned read-only.
-type FileStore struct{ *filestore.Store }
-
-// StoreStats reports the journal's counters, and the reason the store
-// refuses writes if it does.
-func (s FileStore) StoreStats() httpd.StoreStats {
-	st := s.Stats()
-	ss := httpd.StoreStats{
-		Cookies:        st.Cookies,
-		EventsAppended: st.Journal.Appends,
-		JournalBytes:   st.Journal.Size,
-		Syncs:          st.Journal.Syncs,
-		SyncErrors:     st.Journal.SyncErrors,
-		Compactions:    st.Compactions,
-		DeadRatio:      st.DeadRatio,
+// New opens every store that cfg names and builds its server, ready to
+// Listen and Serve. It opens no socket yet. On error, the stores opened so
+// far are closed again; a journal that another process holds is an error
+// wrapping journal.ErrLocked, and a store type that this build cannot open
+// one wrapping ErrNotSupported.
+func New(cfg *config.Config, opts Options) (*Node, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	if st.Err != nil {
-		ss.ReadOnly, ss.Err = true, st.Err.Error()
-	}
-	return ss
-}
-
-// openNATS opens a nats store. It returns once the stream is there; the
-// store catches up with it in the background (NATSStore.Ready).
-func (o *Opener) openNATS(sc config.Store) (NATSStore, error) {
-	opts := natsstore.Options{
-		URLs:          sc.URLs,
-		Stream:        sc.Stream,
-		Replicas:      sc.Replicas,
-		SubjectPrefix: sc.SubjectPrefix,
-		Creds:         sc.Creds,
-		Clock:         o.Clock,
-		Logger:        o.Logger,
-		Timeout:       o.NATSTimeout,
-	}
-	if o.Dir != "" {
-		opts.Snapshot = SnapshotFile(o.Dir, sc)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), natsOpenTimeout)
-	defer cancel()
-	st, err := natsstore.Open(ctx, opts)
+	stores := &Opener{Logger: log, Clock: opts.Clock, FS: opts.FS, CompactMinBytes: opts.CompactMinBytes, Dir: opts.Dir}
+	srv, err := httpd.New(cfg, httpd.Options{
+		Logger:    log,
+		Clock:     opts.Clock,
+		OpenStore: stores.Open,
+		Hooks:     opts.Hooks,
+		Version:   opts.Version,
+	})
 	if err != nil {
-		return NATSStore{}, err
+		return nil, err
 	}
-	return NATSStore{st}, nil
+	return &Node{srv: srv, log: log, dir: opts.Dir}, nil
 }
 
-// SnapshotFile is where a node keeps the snapshot of a nats store's index:
-// in the node directory, named by the stream and the subject prefix.
-func SnapshotFile(dir string, sc config.Store) string {
-	stream, prefix := sc.Stream, sc.SubjectPrefix
-	if stream == "" {
-		stream = natsstore.DefaultStream
+// Server returns the node's HTTP server, for its addresses and figures.
+func (n *Node) Server() *httpd.Server { return n.srv }
+
+// Addrs returns the bound address of every transport, in config order,
+// after Listen.
+func (n *Node) Addrs() []net.Addr { return n.srv.Addrs() }
+
+// SocketPath returns the path of the control socket, or "" when the node
+// has no node directory.
+func (n *Node) SocketPath() string {
+	if n.dir == "" {
+		return ""
 	}
-	if prefix == "" {
-		prefix = natsstore.DefaultSubjectPrefix
-	}
-	return filepath.Join(dir, "nats-"+stream+"-"+prefix+".snapshot")
+	return socketPath(n.dir)
 }
 
-// NATSStore is a nats store as the server sees it: an httpd.Store, a
-// Notifier and a Readiness, and an httpd.StatsReporter for its place in the
-// stream and its publish latency.
-type NATSStore struct{ *natsstore.Store }
-
-// StoreStats reports the index and where it stands in the stream.
-func (s NATSStore) StoreStats() httpd.StoreStats {
-	st := s.Stats()
-	return httpd.StoreStats{
-		Cookies: st.Cookies,
-		Stream: &httpd.StreamStats{
-			Stream:         st.Stream,
-			Seq:            st.Applied,
-			LastSeq:        st.LastSeq,
-			Lag:            st.Lag,
-			Connection:     st.Connection,
-			Server:         st.Server,
-			Publishes:      st.Publishes,
-			PublishErrors:  st.PublishErrors,
-			PublishSeconds: st.PublishTime.Seconds(),
-		},
+// Listen opens the control socket, then binds the endpoint of every
+// transport. A node directory whose socket another running node holds is
+// an error, and so is an endpoint in use; either way nothing stays bound.
+// Revocations through the socket are served from here on.
+func (n *Node) Listen() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	opened := false
+	if n.ctl == nil && n.dir != "" {
+		ctl, err := listenControl(n.dir, n.Revoke, n.log, n.ctlTimeout)
+		if err != nil {
+			return err
+		}
+		n.ctl, opened = ctl, true
 	}
+	if err := n.srv.Listen(); err != nil {
+		if opened {
+			_ = n.ctl.close()
+			n.ctl = nil
+		}
+		return err
+	}
+	return nil
+}
+
+// Serve serves every transport and the control socket until ctx ends,
+// Close is called or a listener fails, calling Listen first if needed.
+// Then it shuts down gracefully, as httpd.Server.Serve does, and removes
+// the control socket. It returns nil after a shutdown that ctx or Close
+// asked for. A revocation that arrives during the shutdown may fail with
+// the stores' "closed" error.
+func (n *Node) Serve(ctx context.Context) error {
+	if err := n.Listen(); err != nil {
+		return err
+	}
+	err := n.srv.Serve(ctx)
+	return errors.Join(err, n.closeControl())
+}
+
+// Close stops the node at once if it is serving, or releases its sockets
+// and stores if it never served. It is safe to call more than once.
+func (n *Node) Close() error {
+	cerr := n.closeControl()
+	return errors.Join(n.srv.Close(), cerr)
+}
+
+func (n *Node) closeControl() error {
+	n.mu.Lock()
+	ctl := n.ctl
+	n.ctl = nil
+	n.mu.Unlock()
+	if ctl == nil {
+		return nil
+	}
+	return ctl.close()
+}
+
+// Revoke revokes principal authid on the running node, as a revocation
+// through the control socket does: on every WebSocket service, it deletes
+// the cookies that authid is logged in on and closes their connections,
+// and those that logged in as authid, with 4002 "revoked". The error joins
+// those of the stores that failed; the report holds every store's counts.
+func (n *Node) Revoke(authid string) (Report, error) {
+	revs, err := n.srv.Revoke(authid)
+	rep := Report{AuthID: authid, Running: true}
+	for _, r := range revs {
+		rep.Stores = append(rep.Stores, StoreReport{
+			Service: r.Service, Store: config.StoreType(r.Store),
+			Cookies: r.Cookies, Connections: r.Connections, Err: r.Err,
+		})
+	}
+	return rep, err
 }

@@ -24,10 +24,12 @@ every problem on its own line, each naming the JSON path of the bad value, e.g.
 
 Crossbar settings that are accepted but have no effect are printed as warnings,
 and safer settings the config could use (a __Host- cookie name on a TLS
-endpoint) as recommendations. Neither makes the config invalid.
-
-Exit codes: 0 the config is valid (warnings do not count), 1 the file cannot be
-read, 2 the config is invalid or the command line is wrong.`,
+endpoint) as recommendations. Neither makes the config invalid.`,
+		exits: []exit{
+			{exitOK, "the config is valid (warnings do not count)"},
+			{exitFailure, "the file cannot be read"},
+			{exitUsage, "the config is invalid, or a bad command line"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			configFile := fs.String("config", "", "the config `FILE` to check (required)")
 			dir := fs.String("dir", "", "the node directory `NODEDIR` against which relative file names resolve (default: the config file's folder)")
@@ -45,7 +47,7 @@ read, 2 the config is invalid or the command line is wrong.`,
 				for _, r := range cfg.Recommendations {
 					fmt.Fprintf(out.stderr, "%s: recommendation: %s\n", *configFile, r)
 				}
-				fmt.Fprintf(out.stdout, "%s: ok, %d transport(s)\n", *configFile, len(cfg.Transports))
+				fmt.Fprintf(out.stdout, "%s: ok, %s\n", *configFile, plural(len(cfg.Transports), "transport", "transports"))
 				return nil
 			}
 		},

@@ -76,7 +76,7 @@ func TestCheck(t *testing.T) {
 			name:       "seed file-store example",
 			config:     seedFileConfig,
 			wantCode:   0,
-			wantStdout: "ok, 1 transport(s)",
+			wantStdout: "ok, 1 transport\n",
 		},
 		{
 			name: "three problems, each with its JSON path",
@@ -95,7 +95,7 @@ func TestCheck(t *testing.T) {
 				"paths": {"ws": {"type": "websocket", "cookie": {"store": {"type": "nats",
 					"url": "nats://127.0.0.1:4222,nats://127.0.0.1:4223", "stream": "COOKIES", "replicas": 3}}}}}]}`,
 			wantCode:   0,
-			wantStdout: "ok, 1 transport(s)",
+			wantStdout: "ok, 1 transport",
 		},
 		{
 			name: "nats store with file keys",

@@ -25,10 +25,18 @@ type command struct {
 	synopsis string // the arguments after the command name, e.g. "[--json] FILE"
 	summary  string // one line for the command list
 	help     string // what it does, for `cookiestore help NAME`; wrapped by hand
+	exits    []exit // what each exit code means for this command, from 0 up
 	nargs    int    // exact number of positional arguments
+	argName  string // what the positional argument is, e.g. "FILE"
 	// setup defines the command's flags and returns the function that runs
 	// it with the positional arguments, once the flags are parsed.
 	setup func(fs *flag.FlagSet) func(ctx context.Context, out *output, args []string) error
+}
+
+// exit is one exit code of a command and what it means there.
+type exit struct {
+	code    int
+	meaning string
 }
 
 // output is where a command writes: results to stdout, logs and diagnostics
@@ -47,6 +55,8 @@ func commands() []*command {
 		repairCommand(),
 		compactCommand(),
 		statsCommand(),
+		revokeCommand(),
+		versionCommand(),
 	}
 }
 
@@ -183,7 +193,11 @@ func (c *command) run(ctx context.Context, out *output, args []string) error {
 		case c.nargs == 0:
 			return &usageError{cmd: c.name, msg: fmt.Sprintf("unexpected argument %q", pos[0])}
 		case len(pos) < c.nargs:
-			return &usageError{cmd: c.name, msg: "missing FILE argument"}
+			what := c.argName
+			if what == "" {
+				what = "FILE"
+			}
+			return &usageError{cmd: c.name, msg: fmt.Sprintf("missing %s argument", what)}
 		default:
 			return &usageError{cmd: c.name, msg: fmt.Sprintf("too many arguments: %s", strings.Join(pos, " "))}
 		}
@@ -225,17 +239,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// usage is the full help of a command.
+// The headings of every help text, in this order. The command list has
+// "Commands:" in place of "Flags:".
+const (
+	headingUsage    = "Usage:"
+	headingFlags    = "Flags:"
+	headingCommands = "Commands:"
+	headingExits    = "Exit codes:"
+)
+
+// usage is the full help of a command: the usage line, what it does, its
+// flags and its exit codes.
 func (c *command) usage() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: cookiestore %s %s\n\n%s\n", c.name, c.synopsis, c.help)
+	line := strings.TrimSpace("cookiestore " + c.name + " " + c.synopsis)
+	fmt.Fprintf(&b, "%s %s\n\n%s\n\n%s\n", headingUsage, line, c.help, headingFlags)
 	fs, _ := c.newFlagSet()
-	first := true
 	fs.VisitAll(func(f *flag.Flag) {
-		if first {
-			b.WriteString("\nFlags:\n")
-			first = false
-		}
 		typ, text := flag.UnquoteUsage(f)
 		fmt.Fprintf(&b, "  --%s", f.Name)
 		if typ != "" {
@@ -248,26 +268,44 @@ func (c *command) usage() string {
 		b.WriteString("\n")
 	})
 	b.WriteString("  --help\n      print this help and exit\n")
+	writeExits(&b, c.exits)
 	return b.String()
+}
+
+// writeExits writes the "Exit codes:" section.
+func writeExits(b *strings.Builder, exits []exit) {
+	fmt.Fprintf(b, "\n%s\n", headingExits)
+	for _, e := range exits {
+		fmt.Fprintf(b, "  %d  %s\n", e.code, e.meaning)
+	}
 }
 
 func topUsage() string {
 	var b strings.Builder
-	b.WriteString(`cookiestore tracks WebSocket clients with an HTTP cookie, remembers who logged in
-on each cookie, and keeps the cookies in an append-only journal.
+	fmt.Fprintf(&b, `%s cookiestore COMMAND [flags] [args]
 
-Usage: cookiestore COMMAND [flags] [args]
+cookiestore tracks WebSocket clients with an HTTP cookie, remembers who logged in
+on each cookie, and keeps the cookies in an append-only journal. Run
+'cookiestore help COMMAND' or 'cookiestore COMMAND --help' for one command.
 
-Commands:
-`)
+%s
+`, headingUsage, headingCommands)
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
 	}
-	b.WriteString(`
-Run 'cookiestore help COMMAND' or 'cookiestore COMMAND --help' for the flags of one.
-
-Exit codes: 0 success; 1 a runtime error (verify: the file is damaged);
-2 a bad command line (check: the config is invalid).
-`)
+	writeExits(&b, []exit{
+		{exitOK, "success"},
+		{exitFailure, "a runtime error (verify: the file is damaged)"},
+		{exitUsage, "a bad command line (check: the config is invalid)"},
+	})
 	return b.String()
+}
+
+// plural returns n and the noun, in the singular for 1: "1 frame",
+// "2 frames", "0 frames".
+func plural[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"cookiestore/filestore"
+	"cookiestore/journal"
 )
 
 func compactCommand() *command {
@@ -18,25 +18,23 @@ func compactCommand() *command {
 		nargs:    1,
 		help: `Compact opens the journal FILE as the file store does (replaying it), writes
 its live, unexpired cookies into a new file beside it, and renames that over
-FILE, then reports the size before and after. A crash at any point leaves the
+FILE, then reports the size before and after: the header and the frames, as
+stats and verify count them, without the zeros that a sync=always journal
+writes ahead of its frames. A version 1 journal is rewritten as version 2. A crash at any point leaves the
 old or the new file whole. A running server compacts by itself; this is for a
 journal that no server holds.
 
 Compact takes the journal's lock, so it refuses a file that a running server
-holds; a corrupt journal must be repaired first ('cookiestore repair FILE').
-
-Exit codes: 0 success, 1 the file cannot be opened, is in use or is corrupt,
-2 a bad command line.`,
+holds; a corrupt journal must be repaired first ('cookiestore repair FILE').`,
+		exits: []exit{
+			{exitOK, "the journal was compacted"},
+			{exitFailure, "the file cannot be opened, is in use or is corrupt"},
+			{exitUsage, "a bad command line"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			return func(_ context.Context, out *output, args []string) error {
 				path := args[0]
 				if err := existingFile(path); err != nil {
-					return err
-				}
-				// The sizes of the file itself: opening may append (a purge
-				// of expired cookies) before the compaction starts.
-				before, err := fileSize(path)
-				if err != nil {
 					return err
 				}
 				st, err := filestore.Open(path, filestore.Options{
@@ -46,6 +44,11 @@ Exit codes: 0 success, 1 the file cannot be opened, is in use or is corrupt,
 				if err != nil {
 					return err
 				}
+				// The size of the journal as the replay found it: its header
+				// and frames, as stats and verify count them. Opening may
+				// have cut off a torn tail, and the compaction appends the
+				// deletes of the cookies that have expired before it starts.
+				opened := st.Stats().Replay
 				cs, err := st.Compact()
 				if cerr := st.Close(); err == nil {
 					err = cerr
@@ -53,22 +56,18 @@ Exit codes: 0 success, 1 the file cannot be opened, is in use or is corrupt,
 				if err != nil {
 					return err
 				}
-				after, err := fileSize(path)
-				if err != nil {
-					return err
+				// A journal holds at least its 16-byte header: "bytes".
+				fmt.Fprintf(out.stdout, "%s: compacted from %d to %d bytes, %s, in %s", path, opened.Bytes, cs.After,
+					plural(cs.Cookies, "live cookie", "live cookies"), cs.Duration.Round(time.Millisecond))
+				if opened.Version != journal.Version {
+					fmt.Fprintf(out.stdout, ", upgraded from format version %d to %d", opened.Version, journal.Version)
 				}
-				fmt.Fprintf(out.stdout, "%s: compacted from %d to %d bytes, %d live cookies, in %s\n",
-					path, before, after, cs.Cookies, cs.Duration.Round(time.Millisecond))
+				if opened.DroppedBytes > 0 {
+					fmt.Fprintf(out.stdout, "; a torn tail of %s was cut off first", plural(opened.DroppedBytes, "byte", "bytes"))
+				}
+				fmt.Fprintln(out.stdout)
 				return nil
 			}
 		},
 	}
-}
-
-func fileSize(path string) (int64, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
 }

@@ -19,25 +19,32 @@ func dumpCommand() *command {
 		summary:  "print every event of a journal as JSON lines",
 		nargs:    1,
 		help: `Dump prints every event of the journal FILE as one JSON object per line, in
-file order. Events inside a compaction's batch frames are printed one by one,
-with the batch frame's offset and their batch_index:
+file order. A cookie is named by the digest of its ID, as the journal holds it
+(never the ID, which is a bearer secret; a version 1 journal's IDs are printed
+as their digests too). Events inside a compaction's batch frames are printed
+one by one, with the batch frame's offset and their batch_index:
 
-  {"offset":16,"type":"create","id":"...","created":"2025-01-02T03:04:05.123456789Z","max_age_s":86400}
-  {"offset":62,"type":"update","id":"...","auth":{"authid":"alice","authrole":"user","authmethod":"ticket","authrealm":"default"}}
-  {"offset":140,"type":"update","id":"...","auth":null}
-  {"offset":171,"type":"delete","id":"..."}
+  {"offset":16,"type":"create","digest":"6a6c...","created":"2026-12-02T20:13:14.662Z","max_age_s":86400}
+  {"offset":62,"type":"update","digest":"6a6c...","auth":{"authid":"alice","authrole":"user","authmethod":"ticket","authrealm":"default"}}
+  {"offset":163,"type":"delete","digest":"9f27...","reason":"logout"}
+  {"offset":16,"batch_index":0,"type":"cookie","digest":"6a6c...","created":"2026-12-02T20:13:14.662Z","max_age_s":86400,"auth":null}
 
-WARNING: the output contains the cookie IDs themselves, which are bearer
-secrets: anyone holding one is that browser, logged in. Dump is an operator's
-tool for a file the operator owns; do not share its output.
+A delete's reason is logout, revoke, expired, rotated (then with the
+successor's digest) or unspecified (version 1 journals); a cookie event is a cookie's whole state, as a compaction
+writes it. The output holds who logged in on which cookie: treat it as the
+journal itself.
 
 The file is read, never locked or written, so dump works on the journal of a
-running server. Exit codes: 0 success, 1 the file cannot be read or holds a bad
-frame (the events before it are printed), 2 a bad command line.`,
+running server.`,
+		exits: []exit{
+			{exitOK, "success"},
+			{exitFailure, "the file cannot be read, or holds a bad frame (the events before it are printed)"},
+			{exitUsage, "a bad command line"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			return func(_ context.Context, out *output, args []string) error {
 				w := bufio.NewWriterSize(out.stdout, 64<<10)
-				_, err := readEvents(args[0], func(off int64, batch int, e *record.Event) error {
+				_, _, err := readEvents(args[0], func(off int64, batch int, e *record.Event) error {
 					line, err := dumpLine(off, batch, e)
 					if err != nil {
 						return err

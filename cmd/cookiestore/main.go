@@ -1,5 +1,6 @@
-// Command cookiestore serves cookie tracking over WebSocket, and inspects and
-// maintains the journal files of its file store.
+// Command cookiestore serves cookie tracking over WebSocket, revokes a
+// principal on a running or stopped node, and inspects and maintains the
+// journal files of its file store.
 //
 // Usage:
 //
@@ -10,10 +11,12 @@
 //	cookiestore repair  FILE
 //	cookiestore compact FILE
 //	cookiestore stats   [--json] FILE
+//	cookiestore revoke  [--config FILE | --dir NODEDIR] AUTHID
+//	cookiestore version
 //
 // Run `cookiestore help COMMAND` for the details of one command. Exit codes:
 // 0 success, 1 a runtime error (or, for verify, a damaged file), 2 a usage
-// error (or, for check, an invalid config).
+// error (or, for check and revoke, an invalid config).
 package main
 
 import (

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,8 +96,16 @@ func TestHelp(t *testing.T) {
 				if r.code != 0 || r.stderr != "" {
 					t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 				}
-				if !strings.HasPrefix(r.stdout, "Usage: cookiestore "+c.name+" ") {
+				if line, _, _ := strings.Cut(r.stdout, "\n"); line != strings.TrimSpace("Usage: cookiestore "+c.name+" "+c.synopsis) {
 					t.Errorf("help does not start with the usage line: %q", r.stdout)
+				}
+				if got, want := headings(r.stdout), []string{"Usage:", "Flags:", "Exit codes:"}; !slices.Equal(got, want) {
+					t.Errorf("headings %q, want %q:\n%s", got, want, r.stdout)
+				}
+				for _, code := range []string{"\n  0  ", "\n  2  "} {
+					if !strings.Contains(r.stdout, code) {
+						t.Errorf("help does not explain the exit code %q:\n%s", strings.TrimSpace(code), r.stdout)
+					}
 				}
 				for _, f := range append(flags, flagNames(c)...) {
 					if !strings.Contains(r.stdout, "\n  "+f) {
@@ -121,8 +131,24 @@ func TestHelp(t *testing.T) {
 					t.Errorf("top help does not list %s:\n%s", c.name, r.stdout)
 				}
 			}
+			if got, want := headings(r.stdout), []string{"Usage:", "Commands:", "Exit codes:"}; !slices.Equal(got, want) {
+				t.Errorf("headings %q, want %q:\n%s", got, want, r.stdout)
+			}
 		})
 	}
+}
+
+// heading is a line of a help text that starts a section: a capitalised
+// word or two and a colon, at the start of the line.
+var heading = regexp.MustCompile(`(?m)^([A-Z][a-z]+(?: [a-z]+)?:)`)
+
+// headings returns the section headings of a help text, in order.
+func headings(help string) []string {
+	var out []string
+	for _, m := range heading.FindAllStringSubmatch(help, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }
 
 // flagNames returns "--name" for each flag of c.
@@ -152,6 +178,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"verify", "a", "b"}, "too many arguments: a b"},
 		{[]string{"stats", "--json=maybe", "x"}, `invalid boolean value "maybe" for --json`},
 		{[]string{"compact", "--force", "x"}, "unknown flag --force"},
+		{[]string{"revoke"}, "missing AUTHID argument"},
+		{[]string{"revoke", "--dir", "d"}, "missing AUTHID argument"},
+		{[]string{"revoke", "alice", "bob"}, "too many arguments: alice bob"},
+		{[]string{"revoke", "--config", "c.json", "--dir", "d", "alice"}, "--config and --dir exclude each other"},
+		{[]string{"revoke", "--force", "alice"}, "unknown flag --force"},
+		{[]string{"revoke", ""}, "AUTHID is empty"},
+		{[]string{"version", "extra"}, `unexpected argument "extra"`},
+		{[]string{"version", "--short"}, "unknown flag --short"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -22,10 +22,12 @@ its length and what was wrong. A clean file is left alone, with no backup.
 
 Repair takes the journal's lock, so it refuses a file that a running server
 holds. A file whose header is damaged is not repaired: it is not known to be a
-journal.
-
-Exit codes: 0 the file is clean or was repaired, 1 it cannot be repaired or is
-in use, 2 a bad command line.`,
+journal.`,
+		exits: []exit{
+			{exitOK, "the file is clean or was repaired"},
+			{exitFailure, "it cannot be repaired, or is in use"},
+			{exitUsage, "a bad command line"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			return func(_ context.Context, out *output, args []string) error {
 				path := args[0]
@@ -37,13 +39,15 @@ in use, 2 a bad command line.`,
 					return err
 				}
 				if rep.Backup == "" {
-					fmt.Fprintf(out.stdout, "%s: clean, nothing to repair (%d frames, %d bytes)\n", path, rep.Frames, rep.Bytes)
+					fmt.Fprintf(out.stdout, "%s: clean, nothing to repair (%s, %s)\n", path,
+						plural(rep.Frames, "frame", "frames"), plural(rep.Bytes, "byte", "bytes"))
 					return nil
 				}
-				fmt.Fprintf(out.stdout, "%s: repaired: kept %d frames (%d bytes), dropped %d bytes in %d range(s); the original is in %s\n",
-					path, rep.Frames, rep.Bytes, rep.DroppedBytes, len(rep.Dropped), rep.Backup)
+				fmt.Fprintf(out.stdout, "%s: repaired: kept %s (%s), dropped %s in %s; the original is in %s\n",
+					path, plural(rep.Frames, "frame", "frames"), plural(rep.Bytes, "byte", "bytes"),
+					plural(rep.DroppedBytes, "byte", "bytes"), plural(len(rep.Dropped), "range", "ranges"), rep.Backup)
 				for _, d := range rep.Dropped {
-					fmt.Fprintf(out.stdout, "  dropped offset %d, %d bytes: %s\n", d.Offset, d.Length, d.Reason)
+					fmt.Fprintf(out.stdout, "  dropped offset %d, %s: %s\n", d.Offset, plural(d.Length, "byte", "bytes"), d.Reason)
 				}
 				return nil
 			}

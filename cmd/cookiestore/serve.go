@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"cookiestore/config"
-	"cookiestore/httpd"
 	"cookiestore/node"
 )
 
@@ -35,9 +34,17 @@ With --config it serves a Crossbar-style config file (see 'cookiestore check').
 Relative file names in it resolve against NODEDIR, which defaults to the config
 file's folder, as in a Crossbar node directory.
 
-Logs go to stderr, as logfmt lines. Exit codes: 0 after a clean shutdown, 1 a
-runtime error (a port in use, a journal in use by another process or corrupt),
-2 a bad command line or an invalid config.`,
+While it runs, serve answers 'cookiestore revoke' on the control socket
+NODEDIR/cookiestore.sock (mode 0600), and removes it at shutdown. A socket left
+by a server that crashed is replaced; a second server on the same NODEDIR is
+refused.
+
+Logs go to stderr, as logfmt lines.`,
+		exits: []exit{
+			{exitOK, "a clean shutdown"},
+			{exitFailure, "a runtime error: a port in use, a journal in use by another process or corrupt"},
+			{exitUsage, "a bad command line, or an invalid config"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			configFile := fs.String("config", "", "serve the config `FILE` instead of the built-in default")
 			dir := fs.String("dir", "", "the node directory `NODEDIR`: where the default store lives and relative names resolve (default \""+defaultNodeDir+"\", or the config file's folder with --config)")
@@ -75,16 +82,15 @@ func serve(ctx context.Context, out *output, configPath, dir, listen string) err
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stores := &node.Opener{Logger: log, Dir: dir}
-	srv, err := httpd.New(cfg, httpd.Options{Logger: log, OpenStore: stores.Open})
+	n, err := node.New(cfg, node.Options{Dir: dir, Logger: log, Version: buildVersion()})
 	if err != nil {
 		return err
 	}
-	if err := srv.Listen(); err != nil {
-		_ = srv.Close()
+	if err := n.Listen(); err != nil {
+		_ = n.Close()
 		return err
 	}
-	if err := srv.Serve(ctx); err != nil {
+	if err := n.Serve(ctx); err != nil {
 		return err
 	}
 	log.Info("stopped")

@@ -8,10 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"cookiestore/filestore"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
+	"cookiestore/replay"
 )
 
 func statsCommand() *command {
@@ -20,15 +20,27 @@ func statsCommand() *command {
 		synopsis: "[--json] FILE",
 		summary:  "count the events, cookies and dead bytes of a journal",
 		nargs:    1,
-		help: `Stats reads the journal FILE and reports its events by type (create, update,
-delete; batch frames are counted and their events counted by type), the
-cookies it holds now (live, of which logged in, and expired but not yet
-purged), its size in bytes, and the dead-byte ratio: the share of the file
-that a compaction would drop, estimated as the file store estimates it to
-decide when to compact by itself. It prints no cookie ID.
+		help: `Stats reads the journal FILE and reports its format version, its events by
+type (create, update, delete, cookie; batch frames are counted and their events
+counted by type), the cookies it holds now (live, of which logged in, and
+expired but not yet purged), its size in bytes, the size that 'cookiestore
+compact' would leave, and the dead-byte ratio: the share of the file that a
+compaction would drop. It prints no cookie ID.
 
-The file is read, never locked or written. Exit codes: 0 success, 1 the file
-cannot be read or holds a bad frame, 2 a bad command line.`,
+A journal's size is its header and its frames, as compact and verify count it:
+the zeros that a sync=always journal writes ahead of its frames (see
+'cookiestore verify') are not part of it. The compacted size is that of the
+live cookies encoded as a compaction writes them, in compressed batch frames;
+the compaction of a running server may differ by the cookies it gains or loses
+meanwhile. (A running server decides when to compact by itself from a cheaper,
+uncompressed estimate, so its dead ratio in /status is lower.)
+
+The file is read, never locked or written.`,
+		exits: []exit{
+			{exitOK, "success"},
+			{exitFailure, "the file cannot be read, or holds a bad frame"},
+			{exitUsage, "a bad command line"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 			return func(_ context.Context, out *output, args []string) error {
@@ -51,7 +63,8 @@ cannot be read or holds a bad frame, 2 a bad command line.`,
 // interface.
 type fileStats struct {
 	File        string  `json:"file"`
-	Bytes       int64   `json:"bytes"`
+	Version     int     `json:"version"` // the journal's format version
+	Bytes       int64   `json:"bytes"`   // header and frames, without unwritten space
 	Frames      int64   `json:"frames"`
 	BatchFrames int64   `json:"batch_frames"`
 	Events      int64   `json:"events"`
@@ -62,8 +75,8 @@ type fileStats struct {
 	Live        int     `json:"live_cookies"`
 	LoggedIn    int     `json:"logged_in_cookies"`
 	Expired     int     `json:"expired_cookies"`
-	LiveBytes   int64   `json:"live_bytes"`
-	DeadRatio   float64 `json:"dead_ratio"`
+	Compacted   int64   `json:"compacted_bytes"` // what a compaction would leave, header included
+	DeadRatio   float64 `json:"dead_ratio"`      // 1 - compacted_bytes/bytes
 }
 
 func journalStats(path string, now time.Time) (*fileStats, error) {
@@ -71,7 +84,7 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 	idx := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
 	defer idx.Close()
 	lastOff := int64(-1)
-	size, err := readEvents(path, func(off int64, batch int, e *record.Event) error {
+	size, version, err := readEvents(path, func(off int64, batch int, e *record.Event) error {
 		if off != lastOff {
 			lastOff = off
 			st.Frames++
@@ -96,11 +109,10 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.Bytes = size
-	// The header is needed by any journal, so it is never dead: an empty
-	// journal has nothing to compact. The frames are what a compaction
-	// would keep, as the file store estimates it.
-	st.LiveBytes = journal.HeaderSize + filestore.LiveFrameBytes(idx)
+	st.Bytes, st.Version = size, version
+	if st.Compacted, err = compactedSize(idx); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	for c := range idx.All() {
 		st.Live++
 		if !c.Auth.IsZero() {
@@ -109,19 +121,39 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 	}
 	st.Expired = idx.Len() - st.Live
 	if size > 0 {
-		st.DeadRatio = max(0, 1-float64(st.LiveBytes)/float64(size))
+		st.DeadRatio = max(0, 1-float64(st.Compacted)/float64(size))
 	}
 	return st, nil
+}
+
+// compactedSize is the size of the journal that a compaction of idx would
+// write: the header, then every live cookie's whole state in batch frames,
+// as the file store writes its snapshot. The header is needed by any
+// journal, so an empty journal has nothing to compact.
+func compactedSize(idx *memstore.Store) (int64, error) {
+	size := int64(journal.HeaderSize)
+	batches := replay.NewBatcher(func(payload []byte) error {
+		size += journal.FrameHeaderSize + int64(len(payload))
+		return nil
+	})
+	for c := range idx.All() {
+		ev := record.State(c)
+		if err := batches.Add(&ev); err != nil {
+			return 0, err
+		}
+	}
+	return size, batches.Flush()
 }
 
 func (st *fileStats) print(out *output) error {
 	tw := tabwriter.NewWriter(out.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "file\t%s\n", st.File)
-	fmt.Fprintf(tw, "bytes\t%d\n", st.Bytes)
+	fmt.Fprintf(tw, "format version\t%d\n", st.Version)
+	fmt.Fprintf(tw, "size\t%s\n", plural(st.Bytes, "byte", "bytes"))
 	fmt.Fprintf(tw, "frames\t%d (%d batch)\n", st.Frames, st.BatchFrames)
 	fmt.Fprintf(tw, "events\t%d (%d create, %d update, %d delete, %d cookie)\n", st.Events, st.Creates, st.Updates, st.Deletes, st.States)
 	fmt.Fprintf(tw, "cookies\t%d live (%d logged in), %d expired\n", st.Live, st.LoggedIn, st.Expired)
-	fmt.Fprintf(tw, "live bytes\t%d\n", st.LiveBytes)
+	fmt.Fprintf(tw, "compacted size\t%s\n", plural(st.Compacted, "byte", "bytes"))
 	fmt.Fprintf(tw, "dead ratio\t%.3f\n", st.DeadRatio)
 	return tw.Flush()
 }

@@ -166,13 +166,17 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fileStats{
-		File: tj.path, Bytes: fi.Size(), Frames: 5, Events: 5,
+		File: tj.path, Version: journal.Version, Bytes: fi.Size(), Frames: 5, Events: 5,
 		Creates: 3, Updates: 1, Deletes: 1, Live: 1, LoggedIn: 1, Expired: 1,
 	}
-	if got.LiveBytes <= 0 || got.LiveBytes >= got.Bytes || got.DeadRatio <= 0 || got.DeadRatio >= 1 {
-		t.Errorf("live bytes %d of %d, dead ratio %v: want both strictly inside", got.LiveBytes, got.Bytes, got.DeadRatio)
+	if got.Compacted <= journal.HeaderSize || got.Compacted >= got.Bytes || got.DeadRatio <= 0 || got.DeadRatio >= 1 {
+		t.Errorf("compacted %d of %d bytes, dead ratio %v: want both strictly inside", got.Compacted, got.Bytes, got.DeadRatio)
 	}
-	got.LiveBytes, got.DeadRatio = 0, 0
+	if ratio := 1 - float64(got.Compacted)/float64(got.Bytes); got.DeadRatio != ratio {
+		t.Errorf("dead ratio %v, want 1 - compacted/bytes = %v", got.DeadRatio, ratio)
+	}
+	compacted := got.Compacted
+	got.Compacted, got.DeadRatio = 0, 0
 	if got != want {
 		t.Errorf("stats = %+v\nwant    %+v", got, want)
 	}
@@ -190,17 +194,31 @@ func TestStats(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &none); err != nil || r.code != 0 {
 		t.Fatalf("stats --json on an empty journal: exit %d, %v in %q", r.code, err, r.stdout)
 	}
-	if none.Bytes != journal.HeaderSize || none.Events != 0 || none.DeadRatio != 0 {
-		t.Errorf("stats of an empty journal = %+v, want %d bytes, no events, dead ratio 0", none, journal.HeaderSize)
+	if none.Bytes != journal.HeaderSize || none.Compacted != journal.HeaderSize || none.Events != 0 || none.DeadRatio != 0 {
+		t.Errorf("stats of an empty journal = %+v, want %d bytes, compacted the same, no events, dead ratio 0", none, journal.HeaderSize)
 	}
 
 	// The table shows the same, and never a cookie ID.
 	r = runCLI(t, "stats", tj.path)
-	if r.code != 0 || !strings.Contains(r.stdout, "1 live (1 logged in), 1 expired") {
-		t.Errorf("stats: exit %d, %q", r.code, r.stdout)
+	for _, line := range []string{
+		"format version  2",
+		fmt.Sprintf("size            %d bytes", fi.Size()),
+		"cookies         1 live (1 logged in), 1 expired",
+		fmt.Sprintf("compacted size  %d bytes", compacted),
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, "\n"+line+"\n") {
+			t.Errorf("stats: exit %d, %q lacks the line %q", r.code, r.stdout, line)
+		}
 	}
 	if strings.Contains(r.stdout, tj.live) {
 		t.Error("stats printed a cookie ID")
+	}
+
+	// What stats predicts is what compact leaves: with one live cookie,
+	// to the byte.
+	r = runCLI(t, "compact", tj.path)
+	if want := fmt.Sprintf("compacted from %d to %d bytes, 1 live cookie,", fi.Size(), compacted); r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("compact: exit %d, %q, want %q", r.code, r.stdout, want)
 	}
 }
 
@@ -221,7 +239,7 @@ func TestCompact(t *testing.T) {
 	if after.Size() >= before.Size() {
 		t.Errorf("file grew from %d to %d bytes", before.Size(), after.Size())
 	}
-	want := fmt.Sprintf("compacted from %d to %d bytes, 1 live cookies", before.Size(), after.Size())
+	want := fmt.Sprintf("compacted from %d to %d bytes, 1 live cookie, in ", before.Size(), after.Size())
 	if !strings.Contains(r.stdout, want) {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
@@ -294,7 +312,7 @@ func TestVerifyRepair(t *testing.T) {
 	path, offs := corruptJournal(t)
 
 	r := runCLI(t, "verify", path)
-	if r.code != 0 || !strings.Contains(r.stdout, "ok, 5 frames, 5 events") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ok, format version 2, 5 frames, 5 events") {
 		t.Fatalf("verify clean: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, "repair", path)
@@ -346,7 +364,7 @@ func TestVerifyRepair(t *testing.T) {
 	frameLen := offs[3] - offs[2]
 	for _, want := range []string{
 		"kept 4 frames",
-		fmt.Sprintf("dropped %d bytes in 1 range(s)", frameLen),
+		fmt.Sprintf("dropped %d bytes in 1 range;", frameLen),
 		"the original is in " + path + ".bak",
 		fmt.Sprintf("dropped offset %d, %d bytes", offs[2], frameLen),
 	} {
@@ -359,7 +377,7 @@ func TestVerifyRepair(t *testing.T) {
 		t.Errorf("backup differs from the original (err %v)", err)
 	}
 	r = runCLI(t, "verify", path)
-	if r.code != 0 || !strings.Contains(r.stdout, "ok, 4 frames") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ok, format version 2, 4 frames") {
 		t.Errorf("verify after repair: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 }
@@ -387,7 +405,7 @@ func TestToolsOnUnwrittenSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "verify", tj.path)
-	want := fmt.Sprintf("ok, 5 frames, 5 events, %d bytes, then 3000 bytes of unwritten space", len(frames))
+	want := fmt.Sprintf("ok, format version 2, 5 frames, 5 events, %d bytes, then 3000 bytes of unwritten space", len(frames))
 	if r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("verify: exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
 	}
@@ -398,6 +416,47 @@ func TestToolsOnUnwrittenSpace(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 5 {
 		t.Errorf("dump: exit %d, %d lines, stderr %q", r.code, strings.Count(r.stdout, "\n"), r.stderr)
 	}
+	// compact counts the bytes as stats does: the zeros are not part of
+	// the journal it started from.
+	r = runCLI(t, "compact", tj.path)
+	if want := fmt.Sprintf("compacted from %d to %d bytes,", clean.Bytes, clean.Compacted); r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("compact: exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
+// TestOneOfEach: one frame, one event, one byte range are not plurals.
+func TestOneOfEach(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "one.dat")
+	j, err := journal.Open(path, journal.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := record.Create(record.DigestOf("ONEcookie_0123456789abcd"), time.Now(), time.Hour)
+	p, err := record.AppendEvent(nil, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(journal.HeaderSize + journal.FrameHeaderSize + len(p))
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", path}, fmt.Sprintf("%s: ok, format version 2, 1 frame, 1 event, %d bytes\n", path, size)},
+		{[]string{"repair", path}, fmt.Sprintf("%s: clean, nothing to repair (1 frame, %d bytes)\n", path, size)},
+		{[]string{"compact", path}, fmt.Sprintf("%s: compacted from %d to ", path, size)},
+		{[]string{"compact", path}, ", 1 live cookie, in "},
+	} {
+		r := runCLI(t, tt.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, tt.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", tt.args[0], r.code, r.stdout, r.stderr, tt.want)
+		}
+	}
 }
 
 func TestVerifyTornTail(t *testing.T) {
@@ -406,6 +465,18 @@ func TestVerifyTornTail(t *testing.T) {
 	r := runCLI(t, "verify", path)
 	if r.code != 1 || !strings.Contains(r.stderr, fmt.Sprintf("offset %d", offs[4])) || !strings.Contains(r.stderr, "torn tail") {
 		t.Errorf("exit %d, stderr %q: want 1, the offset and a torn tail", r.code, r.stderr)
+	}
+	// compact cuts it off, as serve would, counts the journal without it,
+	// and says so.
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "compact", path)
+	want := fmt.Sprintf("compacted from %d to ", offs[4])
+	tail := fmt.Sprintf("; a torn tail of %d bytes was cut off first\n", fi.Size()-offs[4])
+	if r.code != 0 || !strings.Contains(r.stdout, want) || !strings.HasSuffix(r.stdout, tail) {
+		t.Errorf("compact: exit %d, stdout %q, stderr %q; want %q and %q", r.code, r.stdout, r.stderr, want, tail)
 	}
 }
 
@@ -469,21 +540,54 @@ func TestToolsOnVersion1(t *testing.T) {
 	if lines[0].Digest != record.DigestOf(testkit.V1Live[0].ID).String() {
 		t.Fatalf("first event %+v, want the digest of %s", lines[0], testkit.V1Live[0].ID)
 	}
-	for _, args := range [][]string{{"dump", path}, {"stats", path}, {"verify", path}} {
-		r := runCLI(t, args...)
-		if r.code != 0 {
-			t.Fatalf("%s: exit %d, %q", args[0], r.code, r.stderr)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dump", path}, `"type":"delete"`},
+		{[]string{"stats", path}, "\nformat version  1\n"},
+		{[]string{"stats", "--json", path}, `"version": 1,`},
+		{[]string{"verify", path}, fmt.Sprintf("ok, format version 1, %d frames, %d events, %d bytes\n", testkit.V1JournalFrames, testkit.V1JournalEvents, fi.Size())},
+		{[]string{"repair", path}, fmt.Sprintf("clean, nothing to repair (%d frames, %d bytes)", testkit.V1JournalFrames, fi.Size())},
+	} {
+		r := runCLI(t, tt.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, tt.want) {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q; want %q", tt.args[0], r.code, r.stdout, r.stderr, tt.want)
 		}
 		for _, c := range testkit.V1Live {
 			if strings.Contains(r.stdout+r.stderr, c.ID) {
-				t.Fatalf("%s printed the cookie ID %s", args[0], c.ID)
+				t.Fatalf("%s printed the cookie ID %s", tt.args[0], c.ID)
 			}
 		}
 	}
-	if r := runCLI(t, "compact", path); r.code != 0 {
-		t.Fatalf("compact: exit %d, %q", r.code, r.stderr)
-	}
+	// A damaged version 1 journal is repaired as version 1.
+	damaged := filepath.Join(t.TempDir(), "damaged.dat")
 	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(damaged, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, damaged, journal.HeaderSize)
+	if r := runCLI(t, "repair", damaged); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("repaired: kept %d frames", testkit.V1JournalFrames-1)) {
+		t.Fatalf("repair of a damaged version 1 journal: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "verify", damaged); r.code != 0 || !strings.Contains(r.stdout, "ok, format version 1,") {
+		t.Fatalf("verify after repair: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	r := runCLI(t, "compact", path)
+	if want := fmt.Sprintf("compacted from %d to ", fi.Size()); r.code != 0 || !strings.Contains(r.stdout, want) ||
+		!strings.Contains(r.stdout, fmt.Sprintf("%d live cookies", len(testkit.V1Live))) ||
+		!strings.HasSuffix(r.stdout, ", upgraded from format version 1 to 2\n") {
+		t.Fatalf("compact: exit %d, stdout %q, stderr %q; want %q, the cookies and the upgrade", r.code, r.stdout, r.stderr, want)
+	}
+	raw, err = os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,16 +17,23 @@ func verifyCommand() *command {
 		summary:  "check every frame and event of a journal",
 		nargs:    1,
 		help: `Verify checks the header and every frame of the journal FILE (length and
-CRC-32C), then decodes every event in it. It names the first bad offset and
-says what kind of damage it is:
+CRC-32C), then decodes every event in it. It prints the file's format version
+(1 or 2), and its size as every command counts it: the header and the frames,
+followed by any unwritten space (zeros that a sync=always journal writes ahead
+of its frames). It names the first bad offset and says what kind of damage it
+is:
 
   - a torn tail (a bad frame with nothing valid after it) is what a crash
     leaves; serve cuts it off at startup;
   - a bad frame with valid frames after it is corruption; serve refuses the
     file until 'cookiestore repair FILE' has removed it.
 
-The file is read, never locked or written. Exit codes: 0 the file is clean,
-1 it is damaged or cannot be read, 2 a bad command line.`,
+The file is read, never locked or written.`,
+		exits: []exit{
+			{exitOK, "the file is clean"},
+			{exitFailure, "it is damaged, or cannot be read"},
+			{exitUsage, "a bad command line"},
+		},
 		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
 			return func(_ context.Context, out *output, args []string) error {
 				path := args[0]
@@ -43,20 +50,21 @@ The file is read, never locked or written. Exit codes: 0 the file is clean,
 						what = "a torn tail: nothing valid follows; serve cuts it off at startup"
 					}
 					return &exitError{code: exitFailure, err: fmt.Errorf(
-						"%s: bad frame at offset %d: %s (%s; %d valid frames before it); run `cookiestore repair %s`",
-						path, rep.BadOffset, rep.Reason, what, rep.Frames, path)}
+						"%s: format version %d: bad frame at offset %d: %s (%s; %s before it); run `cookiestore repair %s`",
+						path, rep.Version, rep.BadOffset, rep.Reason, what, plural(rep.Frames, "valid frame", "valid frames"), path)}
 				}
 				// The frames are sound; check that every payload is an event
 				// this version understands, as a replay would.
 				var events int64
-				if _, err := readEvents(path, func(int64, int, *record.Event) error { events++; return nil }); err != nil {
+				if _, _, err := readEvents(path, func(int64, int, *record.Event) error { events++; return nil }); err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
-				fmt.Fprintf(out.stdout, "%s: ok, %d frames, %d events, %d bytes", path, rep.Frames, events, rep.Bytes)
+				fmt.Fprintf(out.stdout, "%s: ok, format version %d, %s, %s, %s", path, rep.Version,
+					plural(rep.Frames, "frame", "frames"), plural(events, "event", "events"), plural(rep.Bytes, "byte", "bytes"))
 				if unwritten := rep.Size - rep.Bytes; unwritten > 0 {
 					// A sync=always journal that was not closed: see
 					// "Unwritten space" in go doc cookiestore/journal.
-					fmt.Fprintf(out.stdout, ", then %d bytes of unwritten space (zeros written ahead; cut off when the journal is next closed)", unwritten)
+					fmt.Fprintf(out.stdout, ", then %s of unwritten space (zeros written ahead; cut off when the journal is next closed)", plural(unwritten, "byte", "bytes"))
 				}
 				fmt.Fprintln(out.stdout)
 				return nil

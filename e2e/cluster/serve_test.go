@@ -333,6 +333,29 @@ func TestServeTwoNodes(t *testing.T) {
 		t.Fatal("B still accepts a cookie logged out on A")
 	}
 
+	// cookiestore revoke through B's control socket writes the tombstones
+	// to the stream, and A closes its tabs of alice's cookie with 4002.
+	second := mustDial(t, a.ws(), "")
+	if m := second.ask(t, map[string]string{"type": "login", "authid": "alice", "ticket": aliceTicket}); m["type"] != "welcome" {
+		t.Fatalf("login on A: %v", m)
+	}
+	tab := mustDial(t, a.ws(), second.cookie)
+	eventually(t, 10*time.Second, "B's index has alice's cookie", func() bool {
+		c, _, err := dial(b.ws(), second.cookie)
+		if err != nil {
+			return false
+		}
+		defer c.ws.Close()
+		return c.hello.Auth != nil && c.hello.Auth.AuthID == "alice"
+	})
+	out, err := exec.Command(tools.cs, "revoke", "--config", b.conf, "alice").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cookiestore revoke: %v\n%s", err, out)
+	}
+	if code := tab.closed(t); code != 4002 {
+		t.Fatalf("A's tab of a revoked cookie closed with %d, want 4002 (revoke said %s)", code, out)
+	}
+
 	// /status and /metrics show the stream.
 	st := b.status().Services[0].Store
 	if st == nil || st.Type != "nats" || st.Stream == nil || st.Stream.Name != "COOKIES" || st.Stream.Seq == 0 || st.Stream.Connection != "CONNECTED" {
@@ -359,6 +382,21 @@ func TestServeTwoNodes(t *testing.T) {
 		}
 	}
 	b.stop()
+
+	// With B stopped, revoke opens B's store itself, catches up with the
+	// stream and writes the tombstones there; A closes its tab.
+	third := mustDial(t, a.ws(), "")
+	if m := third.ask(t, map[string]string{"type": "login", "authid": "alice", "ticket": aliceTicket}); m["type"] != "welcome" {
+		t.Fatalf("login on A: %v", m)
+	}
+	out, err = exec.Command(tools.cs, "revoke", "--config", b.conf, "alice").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cookiestore revoke with B stopped: %v\n%s", err, out)
+	}
+	if code := third.closed(t); code != 4002 {
+		t.Fatalf("A's tab closed with %d after a revoke through B's stopped config, want 4002 (%s)", code, out)
+	}
+
 	b.start()
 	b.waitReady()
 	if !strings.Contains(b.stderr(), "snapshot loaded") {
