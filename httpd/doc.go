@@ -178,12 +178,14 @@
 // it; a name that starts with a dot is absent (404), and a folder is served
 // by its index.html or not at all, never listed. "status" serves a JSON
 // document (connections, cookies, ready, and per store its journal
-// figures, read_only, ready and error; see [StoreStats]); "metrics" serves
+// figures, read_only, ready, error and, for a store shared through a
+// stream, its position there; see [StoreStats]); "metrics" serves
 // Prometheus metrics from a registry of the Server's own:
 // cookiestore_connections, cookiestore_cookies,
 // cookiestore_events_appended_total, cookiestore_journal_bytes,
 // cookiestore_compactions_total, cookiestore_fsync_errors_total,
-// cookiestore_store_read_only, the histogram cookiestore_fsync_seconds and
+// cookiestore_store_read_only, cookiestore_stream_lag, the summary
+// cookiestore_stream_publish_seconds, the histogram cookiestore_fsync_seconds and
 // cookiestore_handshakes_total{result="new|returning|untracked|refused|error"},
 // plus the Go runtime's. "page" is the built-in page.
 //

@@ -82,6 +82,16 @@ func newMetrics(s *Server) *metrics {
 			Help: "Journal compactions since the stores were opened.",
 		}, sum(func(st StoreStats) float64 { return float64(st.Compactions) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cookiestore_stream_lag",
+			Help: "Messages of the shared cookie streams that this node has not applied yet.",
+		}, sum(func(st StoreStats) float64 {
+			if st.Stream == nil {
+				return 0
+			}
+			return float64(st.Stream.Lag)
+		})),
+		publishCollector{s},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cookiestore_store_read_only",
 			Help: "Stores that refuse writes after a failed write or fdatasync.",
 		}, sum(func(st StoreStats) float64 {
@@ -92,6 +102,30 @@ func newMetrics(s *Server) *metrics {
 		})),
 	)
 	return m
+}
+
+// publishCollector reports the publish latency of the shared cookie
+// streams as a summary: its count and its sum.
+type publishCollector struct{ s *Server }
+
+var publishDesc = prometheus.NewDesc("cookiestore_stream_publish_seconds",
+	"Latency of the publishes to the shared cookie streams, each attempt counted.", nil, nil)
+
+func (c publishCollector) Describe(ch chan<- *prometheus.Desc) { ch <- publishDesc }
+
+func (c publishCollector) Collect(ch chan<- prometheus.Metric) {
+	var n uint64
+	var sum float64
+	for _, svc := range c.s.services {
+		if svc.store == nil {
+			continue
+		}
+		if st := storeStats(svc.store).Stream; st != nil {
+			n += uint64(st.Publishes)
+			sum += st.PublishSeconds
+		}
+	}
+	ch <- prometheus.MustNewConstSummary(publishDesc, n, sum, nil)
 }
 
 func (m *metrics) handshake(result string) { m.handshakes.WithLabelValues(result).Inc() }

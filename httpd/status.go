@@ -40,6 +40,18 @@ type storeStatus struct {
 	ReadOnly       bool    `json:"read_only"`
 	Ready          bool    `json:"ready"`
 	Error          string  `json:"error"`
+	// Stream is where a store shared through a stream stands in it;
+	// absent for the others.
+	Stream *streamStatus `json:"stream,omitempty"`
+}
+
+type streamStatus struct {
+	Name       string `json:"name"`
+	Seq        uint64 `json:"seq"`      // the last sequence applied to this node's index
+	LastSeq    uint64 `json:"last_seq"` // the highest sequence this node has seen
+	Lag        uint64 `json:"lag"`
+	Connection string `json:"connection"` // e.g. "CONNECTED", "RECONNECTING"
+	Server     string `json:"server"`
 }
 
 // storeStats asks a store for its figures; a store without StatsReporter
@@ -68,6 +80,9 @@ func (s *Server) status() statusDoc {
 				Type: svc.typ, Cookies: st.Cookies, EventsAppended: st.EventsAppended, JournalBytes: st.JournalBytes,
 				Syncs: st.Syncs, SyncErrors: st.SyncErrors, Compactions: st.Compactions, DeadRatio: st.DeadRatio,
 				ReadOnly: st.ReadOnly, Error: st.Err, Ready: svc.tracker.ready(),
+			}
+			if x := st.Stream; x != nil {
+				ss.Store.Stream = &streamStatus{Name: x.Stream, Seq: x.Seq, LastSeq: x.LastSeq, Lag: x.Lag, Connection: x.Connection, Server: x.Server}
 			}
 			doc.Ready = doc.Ready && ss.Store.Ready
 			doc.Cookies += st.Cookies

@@ -50,19 +50,33 @@ type Readiness interface {
 // StoreStats is what a store reports to /status and /metrics. Fields that a
 // backend does not have stay zero.
 type StoreStats struct {
-	Cookies        int     // entries in the index
-	EventsAppended int64   // events written to the journal since open
-	JournalBytes   int64   // current size of the journal file
-	Syncs          int64   // fdatasyncs since open
-	SyncErrors     int64   // failed fdatasyncs since open
-	Compactions    int64   // compactions since open
-	DeadRatio      float64 // share of journal bytes that no live cookie needs
-	ReadOnly       bool    // the store refuses writes after a failed write or sync
-	Err            string  // why it is read-only; "" while healthy
+	Cookies        int          // entries in the index
+	EventsAppended int64        // events written to the journal since open
+	JournalBytes   int64        // current size of the journal file
+	Syncs          int64        // fdatasyncs since open
+	SyncErrors     int64        // failed fdatasyncs since open
+	Compactions    int64        // compactions since open
+	DeadRatio      float64      // share of journal bytes that no live cookie needs
+	ReadOnly       bool         // the store refuses writes after a failed write or sync
+	Err            string       // why it is read-only; "" while healthy
+	Stream         *StreamStats // a shared stream's position; nil for other stores
 }
 
 // StatsReporter is implemented by stores that have more to report than
 // their number of cookies, such as a file store wrapped by the command.
 type StatsReporter interface {
 	StoreStats() StoreStats
+}
+
+// StreamStats is where a store that follows a shared stream stands in it.
+type StreamStats struct {
+	Stream         string  // the stream's name
+	Seq            uint64  // the last sequence applied to this node's index
+	LastSeq        uint64  // the highest sequence this node has seen
+	Lag            uint64  // LastSeq - Seq
+	Connection     string  // the connection's state, e.g. "CONNECTED", "RECONNECTING"
+	Server         string  // the server connected to
+	Publishes      int64   // publish attempts since open
+	PublishErrors  int64   // failed publish attempts since open
+	PublishSeconds float64 // the publish attempts' total latency
 }

@@ -64,7 +64,7 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	stores := &Opener{Logger: log, Clock: opts.Clock, FS: opts.FS, CompactMinBytes: opts.CompactMinBytes}
+	stores := &Opener{Logger: log, Clock: opts.Clock, FS: opts.FS, CompactMinBytes: opts.CompactMinBytes, Dir: opts.Dir}
 	srv, err := httpd.New(cfg, httpd.Options{
 		Logger:    log,
 		Clock:     opts.Clock,

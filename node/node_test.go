@@ -30,6 +30,17 @@ func newCookie(t *testing.T, now time.Time) record.Cookie {
 	return record.Cookie{Digest: record.DigestOf(id), Created: now, MaxAge: time.Hour}
 }
 
+func TestSnapshotFile(t *testing.T) {
+	got := SnapshotFile("node", config.Store{Type: config.StoreNATS})
+	if want := filepath.Join("node", "nats-COOKIES-cookies.snapshot"); got != want {
+		t.Fatalf("SnapshotFile = %q, want %q", got, want)
+	}
+	got = SnapshotFile("node", config.Store{Type: config.StoreNATS, Stream: "S", SubjectPrefix: "site.c"})
+	if want := filepath.Join("node", "nats-S-site.c.snapshot"); got != want {
+		t.Fatalf("SnapshotFile = %q, want %q", got, want)
+	}
+}
+
 func TestOpenStoreTypes(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -44,6 +55,8 @@ func TestOpenStoreTypes(t *testing.T) {
 		{name: "file interval", sc: config.Store{Type: config.StoreFile, Filename: filepath.Join(dir, "c", "cookies.dat"), Sync: journal.SyncInterval, SyncInterval: 5 * time.Millisecond}, file: true},
 		{name: "bad sync", sc: config.Store{Type: config.StoreFile, Filename: filepath.Join(dir, "d", "cookies.dat"), Sync: journal.SyncMode(7)}, wantErr: `unknown sync mode 7`},
 		{name: "unknown type", sc: config.Store{Type: "redis"}, wantErr: `store type "redis" is not supported`},
+		// A running NATS server is in the e2e module's tests (e2e/cluster).
+		{name: "nats unreachable", sc: config.Store{Type: config.StoreNATS, URLs: []string{"nats://127.0.0.1:1"}}, wantErr: `nats store: connect to nats://127.0.0.1:1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

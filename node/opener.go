@@ -1,9 +1,11 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"cookiestore/config"
@@ -11,6 +13,7 @@ import (
 	"cookiestore/httpd"
 	"cookiestore/journal"
 	"cookiestore/memstore"
+	"cookiestore/natsstore"
 )
 
 // ErrNotSupported is wrapped by the error of a store type that this build
@@ -34,7 +37,17 @@ type Opener struct {
 	// CompactMinBytes is the journal size below which a file store never
 	// compacts by itself; 0 = the filestore default (4 MiB), < 0 = never.
 	CompactMinBytes int64
+	// Dir is the node directory, where a nats store keeps the snapshot of
+	// its index between runs; "" = no snapshot: each start replays the
+	// stream.
+	Dir string
+	// NATSTimeout bounds one write to a nats store, retries included; 0 =
+	// the natsstore default.
+	NATSTimeout time.Duration
 }
+
+// natsOpenTimeout bounds connecting to NATS and checking the stream.
+const natsOpenTimeout = 30 * time.Second
 
 // Open opens the store sc describes. It has the signature of
 // httpd.Options.OpenStore: onSync, given by the server, is called after
@@ -61,7 +74,7 @@ func (o *Opener) Open(sc config.Store, onSync func(time.Duration, error)) (httpd
 		}
 		return FileStore{st}, nil
 	case config.StoreNATS:
-		return nil, fmt.Errorf("store type %q: %w in this build", sc.Type, ErrNotSupported)
+		return o.openNATS(sc)
 	default:
 		return nil, fmt.Errorf("store type %q is not supported", sc.Type)
 	}
@@ -89,4 +102,66 @@ func (s FileStore) StoreStats() httpd.StoreStats {
 		ss.ReadOnly, ss.Err = true, st.Err.Error()
 	}
 	return ss
+}
+
+// openNATS opens a nats store. It returns once the stream is there; the
+// store catches up with it in the background (NATSStore.Ready).
+func (o *Opener) openNATS(sc config.Store) (NATSStore, error) {
+	opts := natsstore.Options{
+		URLs:          sc.URLs,
+		Stream:        sc.Stream,
+		Replicas:      sc.Replicas,
+		SubjectPrefix: sc.SubjectPrefix,
+		Creds:         sc.Creds,
+		Clock:         o.Clock,
+		Logger:        o.Logger,
+		Timeout:       o.NATSTimeout,
+	}
+	if o.Dir != "" {
+		opts.Snapshot = SnapshotFile(o.Dir, sc)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), natsOpenTimeout)
+	defer cancel()
+	st, err := natsstore.Open(ctx, opts)
+	if err != nil {
+		return NATSStore{}, err
+	}
+	return NATSStore{st}, nil
+}
+
+// SnapshotFile is where a node keeps the snapshot of a nats store's index:
+// in the node directory, named by the stream and the subject prefix.
+func SnapshotFile(dir string, sc config.Store) string {
+	stream, prefix := sc.Stream, sc.SubjectPrefix
+	if stream == "" {
+		stream = natsstore.DefaultStream
+	}
+	if prefix == "" {
+		prefix = natsstore.DefaultSubjectPrefix
+	}
+	return filepath.Join(dir, "nats-"+stream+"-"+prefix+".snapshot")
+}
+
+// NATSStore is a nats store as the server sees it: an httpd.Store, a
+// Notifier and a Readiness, and an httpd.StatsReporter for its place in the
+// stream and its publish latency.
+type NATSStore struct{ *natsstore.Store }
+
+// StoreStats reports the index and where it stands in the stream.
+func (s NATSStore) StoreStats() httpd.StoreStats {
+	st := s.Stats()
+	return httpd.StoreStats{
+		Cookies: st.Cookies,
+		Stream: &httpd.StreamStats{
+			Stream:         st.Stream,
+			Seq:            st.Applied,
+			LastSeq:        st.LastSeq,
+			Lag:            st.Lag,
+			Connection:     st.Connection,
+			Server:         st.Server,
+			Publishes:      st.Publishes,
+			PublishErrors:  st.PublishErrors,
+			PublishSeconds: st.PublishTime.Seconds(),
+		},
+	}
 }

@@ -105,7 +105,8 @@ func TestWriteReportKeepsSoak(t *testing.T) {
 		t.Fatal("a new page lacks the empty soak section")
 	}
 	soak := SoakBegin + "\n## Soak\n\n| hours | events |\n|--:|--:|\n| 24 | 1,000,000 |\n" + SoakEnd
-	edited := strings.Replace(string(page), defaultSoak, soak, 1) + "\nhand-written text outside the section\n"
+	nats := NATSBegin + "\n## Several nodes\n\n| writers | creates/s |\n|--:|--:|\n| 64 | 20,000 |\n" + NATSEnd
+	edited := strings.Replace(string(page), defaultSoak, soak, 1) + "\nhand-written text outside the section\n" + nats + "\n"
 	if err := os.WriteFile(filepath.Join(dir, PageName), []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,9 @@ func TestWriteReportKeepsSoak(t *testing.T) {
 	}
 	if !strings.Contains(string(page), soak) {
 		t.Fatal("regenerating the page lost the soak section")
+	}
+	if !strings.Contains(string(page), nats) {
+		t.Fatal("regenerating the page lost the nats section")
 	}
 	if strings.Contains(string(page), "hand-written text outside") {
 		t.Fatal("regenerating the page kept text outside the soak section")

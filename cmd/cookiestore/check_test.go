@@ -90,6 +90,21 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "nats store",
+			config: `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
+				"paths": {"ws": {"type": "websocket", "cookie": {"store": {"type": "nats",
+					"url": "nats://127.0.0.1:4222,nats://127.0.0.1:4223", "stream": "COOKIES", "replicas": 3}}}}}]}`,
+			wantCode:   0,
+			wantStdout: "ok, 1 transport",
+		},
+		{
+			name: "nats store with file keys",
+			config: `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
+				"paths": {"ws": {"type": "websocket", "cookie": {"store": {"type": "nats",
+					"url": "nats://127.0.0.1:4222", "sync": "always"}}}}}]}`,
+			wantCode: 2,
+		},
+		{
 			name:       "truncated JSON",
 			config:     "{\n  \"transports\": [\n",
 			wantCode:   2,
