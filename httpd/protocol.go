@@ -293,6 +293,22 @@ func (c *Conn) logout() {
 	}
 	c.setLeaving(true)
 	d, unlock := t.lockCookieOf(c)
+	c.mu.Lock()
+	presented := c.presented
+	c.mu.Unlock()
+	if presented != d {
+		// A rotation moved this connection onto a cookie it never
+		// presented: a tab of the browser that has not reconnected yet,
+		// or a connection that an attacker opened with a cookie planted
+		// in the browser. It cannot tell which, so the logout ends this
+		// connection only; the browser logs out from a tab that holds
+		// the cookie.
+		unlock()
+		t.log.Info("logout of a connection moved by a rotation; the cookie stays", "remote", c.remote, "visitor", c.Visitor())
+		_ = c.Send(goodbyeMsg{Type: "goodbye"})
+		c.Close(websocket.CloseNormalClosure, "logout")
+		return
+	}
 	others, live, err := t.deleteCookie(d, record.ReasonLogout)
 	unlock()
 	if live {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"cookiestore/config"
 	"cookiestore/record"
 )
@@ -45,6 +47,24 @@ func TestSessionFixation(t *testing.T) {
 	}
 	if v := e.dial(next); v.hello.Auth == nil || v.hello.Auth.AuthID != "alice" {
 		t.Fatalf("the victim's new cookie gives %+v", v.hello.Auth)
+	}
+	// The attacker's connection moved with the browser's tabs, but its
+	// logout ends only itself: the victim stays logged in.
+	if m := attacker.reply(map[string]any{"type": "logout"}); m["type"] != "goodbye" {
+		t.Fatalf("the moved connection's logout answered %v", m)
+	}
+	if code, _ := attacker.closed(); code != websocket.CloseNormalClosure {
+		t.Fatalf("the moved connection closed with %d", code)
+	}
+	if v := e.dial(next); v.hello.New || v.hello.Auth == nil || v.hello.Auth.AuthID != "alice" {
+		t.Fatalf("a moved connection's logout logged the victim out: %+v", v.hello)
+	}
+	// The tab that logged in logs the browser out as before.
+	if m := victim.reply(map[string]any{"type": "logout"}); m["type"] != "goodbye" {
+		t.Fatalf("the victim's logout answered %v", m)
+	}
+	if v := e.dial(next); !v.hello.New {
+		t.Fatal("the victim's logout left the cookie")
 	}
 }
 
