@@ -103,9 +103,9 @@ func TestFullDiskRefusesCookiesAndLeavesNoHalfFrame(t *testing.T) {
 			}
 			size := ts.fileStore().Stats().Journal.Size
 
-			fsys.set(func(f *faultFS) {
-				f.writeFault = func(n int) (int, error) { return tt.keep(n), syscall.ENOSPC }
-				f.truncateErr = tt.truncErr
+			fsys.Set(func(f *testkit.Faults) {
+				f.Write = func(_ int64, n int) (int, error) { return tt.keep(n), syscall.ENOSPC }
+				f.TruncateErr = tt.truncErr
 			})
 			for range 3 {
 				mustRefuse(t, ts.wsURL(), http.StatusServiceUnavailable)
@@ -177,12 +177,12 @@ func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 		t.Fatalf("fsync errors before the fault: %v", n)
 	}
 
-	fsys.datasyncs.Store(0)
-	fsys.set(func(f *faultFS) { f.datasyncErr = syscall.EIO })
+	fsys.Datasyncs.Store(0)
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncErr = syscall.EIO })
 	mustRefuse(t, ts.wsURL(), http.StatusServiceUnavailable)
 	// Were the sync retried, it would now succeed and the store would
 	// take writes again.
-	fsys.set(func(f *faultFS) { f.datasyncErr = nil })
+	fsys.Set(func(f *testkit.Faults) { f.DatasyncErr = nil })
 	for range 3 {
 		mustRefuse(t, ts.wsURL(), http.StatusServiceUnavailable)
 	}
@@ -215,7 +215,7 @@ func TestFsyncFailureTurnsTheServerReadOnly(t *testing.T) {
 	if err := ts.stop(); !errors.Is(err, journal.ErrReadOnly) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Serve = %v, want the store's read-only error", err)
 	}
-	if n := fsys.datasyncs.Load(); n != 1 {
+	if n := fsys.Datasyncs.Load(); n != 1 {
 		t.Fatalf("%d fdatasyncs since the fault, want exactly the one that failed (no retry, none at close)", n)
 	}
 	// What was acknowledged before the failure survives it. The frame
@@ -269,7 +269,7 @@ func TestReadErrorAtOpenNamesFileAndOffset(t *testing.T) {
 	for _, at := range []int64{5, journal.HeaderSize + 3, fi.Size() / 2, fi.Size() - 1} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
 			fsys := newFaultFS("cookies.dat")
-			fsys.readFailAt = at
+			fsys.Set(func(f *testkit.Faults) { f.ReadFailAt = at })
 			want := []string{path, fmt.Sprintf("offset %d", at), "input/output error"}
 
 			o := &node.Opener{FS: fsys}
@@ -295,11 +295,11 @@ func TestReadErrorAtOpenNamesFileAndOffset(t *testing.T) {
 func TestShortWriteNamesFileAndOffset(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault func(n int) (int, error)
+		fault func(off int64, n int) (int, error)
 		want  error
 	}{
-		{name: "short without error", fault: func(n int) (int, error) { return n - 3, nil }, want: io.ErrShortWrite},
-		{name: "short with EIO", fault: func(n int) (int, error) { return n / 3, syscall.EIO }, want: syscall.EIO},
+		{name: "short without error", fault: func(_ int64, n int) (int, error) { return n - 3, nil }, want: io.ErrShortWrite},
+		{name: "short with EIO", fault: func(_ int64, n int) (int, error) { return n / 3, syscall.EIO }, want: syscall.EIO},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,7 +314,7 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 			defer st.Close()
 			end := st.(node.FileStore).Stats().Journal.Size
 
-			fsys.set(func(f *faultFS) { f.writeFault = tt.fault })
+			fsys.Set(func(f *testkit.Faults) { f.Write = tt.fault })
 			id, _ := record.NewID(nil, record.DefaultIDLength)
 			err = st.Create(record.Cookie{Digest: record.DigestOf(id), Created: testkit.Start(), MaxAge: time.Hour})
 			want := []string{path, fmt.Sprintf("at offset %d", end)}
@@ -324,7 +324,7 @@ func TestShortWriteNamesFileAndOffset(t *testing.T) {
 			if _, ok := st.Get(record.DigestOf(id)); ok {
 				t.Fatal("a cookie that was not written is in the index")
 			}
-			fsys.set(func(f *faultFS) { f.writeFault = nil })
+			fsys.Set(func(f *testkit.Faults) { f.Write = nil })
 			if err := st.Close(); !errors.Is(err, journal.ErrReadOnly) {
 				t.Fatalf("Close: %v, want the read-only error", err)
 			}

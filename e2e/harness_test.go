@@ -13,15 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -467,96 +463,9 @@ func mustRefuse(t *testing.T, url string, status int) {
 	}
 }
 
-// faultFS is the operating system's file system with faults injected into
-// the file whose base name is target (the journal), and a count of its
-// fdatasyncs. The lock file and compaction's temporary files are left
-// alone.
-type faultFS struct {
-	journal.FS
-	target    string
-	datasyncs atomic.Int64 // fdatasyncs attempted on the target
-
-	mu          sync.Mutex
-	writeFault  func(n int) (keep int, err error) // nil = writes succeed
-	datasyncErr error
-	truncateErr error
-	readFailAt  int64 // reads reaching this offset fail with EIO; 0 = never
-}
-
-func newFaultFS(target string) *faultFS { return &faultFS{FS: journal.OSFS(), target: target} }
-
-func (f *faultFS) set(fn func(f *faultFS)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
-	file, err := f.FS.OpenFile(name, flag, perm)
-	if err != nil || filepath.Base(name) != f.target {
-		return file, err
-	}
-	return &faultFile{File: file, fs: f, name: name}, nil
-}
-
-type faultFile struct {
-	journal.File
-	fs   *faultFS
-	name string
-}
-
-func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
-	f.fs.mu.Lock()
-	fault := f.fs.writeFault
-	f.fs.mu.Unlock()
-	if fault == nil {
-		return f.File.WriteAt(p, off)
-	}
-	keep, ferr := fault(len(p))
-	n, err := f.File.WriteAt(p[:keep], off)
-	if err != nil {
-		return n, err
-	}
-	if ferr != nil {
-		ferr = &fs.PathError{Op: "write", Path: f.name, Err: ferr}
-	}
-	return n, ferr
-}
-
-func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
-	f.fs.mu.Lock()
-	at := f.fs.readFailAt
-	f.fs.mu.Unlock()
-	if at > 0 && off+int64(len(p)) > at {
-		n := 0
-		if at > off {
-			var err error
-			if n, err = f.File.ReadAt(p[:at-off], off); err != nil {
-				return n, err
-			}
-		}
-		return n, &fs.PathError{Op: "read", Path: f.name, Err: syscall.EIO}
-	}
-	return f.File.ReadAt(p, off)
-}
-
-func (f *faultFile) Datasync() error {
-	f.fs.datasyncs.Add(1)
-	f.fs.mu.Lock()
-	err := f.fs.datasyncErr
-	f.fs.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return f.File.Datasync()
-}
-
-func (f *faultFile) Truncate(size int64) error {
-	f.fs.mu.Lock()
-	err := f.fs.truncateErr
-	f.fs.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return f.File.Truncate(size)
+// newFaultFS returns the operating system's file system with faults
+// injected into the file whose base name is target (the journal); the lock
+// file and compaction's temporary files are left alone.
+func newFaultFS(target string) *testkit.FaultFS[journal.File] {
+	return testkit.NewFaultFS[journal.File](journal.OSFS(), testkit.Faults{Target: target})
 }

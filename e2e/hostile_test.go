@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/record"
 )
 
@@ -213,24 +212,6 @@ func splitLines(r *rand.Rand, parts []string) []string {
 	return lines
 }
 
-// syncBuffer is a log sink for many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestHostileCookieHeaders makes 10,000 handshakes with Cookie headers from
 // a fuzz-style table: no cookie, forged and mutated IDs, the name repeated
 // hundreds of times, hundreds of other cookies, values up to the header
@@ -238,8 +219,7 @@ func (b *syncBuffer) String() string {
 // must stay up, reuse only IDs that it issued, and give every other
 // handshake a new visitor with a fresh cookie, never an offered value.
 func TestHostileCookieHeaders(t *testing.T) {
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := testkit.DebugLogger()
 	ts := startServer(t, trackingConfig(86400, ""), t.TempDir(), serverOptions{logger: logger})
 	url := ts.wsURL()
 

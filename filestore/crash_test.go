@@ -213,29 +213,21 @@ func TestCrashDuringAppendsKeepsAcknowledged(t *testing.T) {
 	t.Logf("%d cookies acknowledged over %d kills", len(acked), rounds)
 }
 
-// renameHookFS announces each rename of a compaction on stdout and pauses
-// before and after it, so that the parent can kill the child on either side
-// of the rename.
-type renameHookFS struct {
-	journal.FS
-	acks *ackWriter
-}
-
-func (f renameHookFS) Rename(oldpath, newpath string) error {
-	f.acks.ack("rename-begin")
-	time.Sleep(100 * time.Millisecond)
-	err := f.FS.Rename(oldpath, newpath)
-	f.acks.ack("rename-end")
-	time.Sleep(100 * time.Millisecond)
-	return err
-}
-
 // crashChildCompact keeps creating cookies and compacting the journal until
 // it is killed.
 func crashChildCompact(path, round string) {
 	var acks ackWriter
 	s, err := Open(path, Options{Clock: testkit.NewClock().Now, Sync: journal.SyncAlways, JanitorInterval: -1, CompactMinBytes: -1,
-		FS: renameHookFS{FS: journal.OSFS(), acks: &acks}})
+		FS: testkit.NewFaultFS[journal.File](journal.OSFS(), testkit.Faults{OnRename: func(_, _ string, renamed bool) {
+			// Announce each step of the rename and pause there, so
+			// that the parent can kill the child on either side of it.
+			if renamed {
+				acks.ack("rename-end")
+			} else {
+				acks.ack("rename-begin")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}})})
 	if err != nil {
 		fail(err)
 	}

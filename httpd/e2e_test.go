@@ -2,10 +2,8 @@ package httpd
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
 	"path/filepath"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,32 +30,6 @@ func (s fileStats) StoreStats() StoreStats {
 		ss.ReadOnly, ss.Err = true, st.Err.Error()
 	}
 	return ss
-}
-
-// fullDisk is a file system whose writes fail with ENOSPC while full is set.
-type fullDisk struct {
-	journal.FS
-	full *atomic.Bool
-}
-
-func (d fullDisk) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
-	f, err := d.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return fullFile{f, d.full}, nil
-}
-
-type fullFile struct {
-	journal.File
-	full *atomic.Bool
-}
-
-func (f fullFile) WriteAt(p []byte, off int64) (int, error) {
-	if f.full.Load() {
-		return 0, &fs.PathError{Op: "write", Path: "journal", Err: syscall.ENOSPC}
-	}
-	return f.File.WriteAt(p, off)
 }
 
 // fileNode runs servers on one journal, one after the other, as restarts
@@ -206,12 +178,12 @@ func TestFileStoreExpiryAndRevokeAcrossRestart(t *testing.T) {
 
 func TestFullDiskRefusesNewCookies(t *testing.T) {
 	n := newFileNode(t)
-	var full atomic.Bool
-	n.fs = fullDisk{FS: journal.OSFS(), full: &full}
+	disk := testkit.NewFaultFS[journal.File](journal.OSFS(), testkit.Faults{})
+	n.fs = disk
 	ts := n.start()
 	kept := ts.dial(t, "")
 
-	full.Store(true)
+	disk.Set(func(f *testkit.Faults) { f.Write = func(int64, int) (int, error) { return 0, syscall.ENOSPC } })
 	_, resp, err := websocket.DefaultDialer.Dial(ts.ws("/ws"), nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("handshake on a full disk: %v %v, want 503", err, resp)
@@ -239,7 +211,7 @@ func TestFullDiskRefusesNewCookies(t *testing.T) {
 	if err := <-done; !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Serve = %v, want the store's ENOSPC", err)
 	}
-	full.Store(false)
+	disk.Set(func(f *testkit.Faults) { f.Write = nil })
 	ts = n.start()
 	if c := ts.dial(t, kept.value()); c.hello.New || c.hello.Auth != nil {
 		t.Fatalf("after the disk fault: %+v", c.hello)

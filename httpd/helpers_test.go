@@ -1,13 +1,11 @@
 package httpd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -36,30 +34,6 @@ func memStore(t *testing.T, clk *testkit.Clock) *memstore.Store {
 	s := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// logBuffer collects log output from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// debugLogger logs everything, so that a test can search all of it.
-func debugLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
 // faultStore wraps a memory store and lets a test break it.
@@ -152,7 +126,7 @@ type env struct {
 	url     string // ws://.../ws
 	httpURL string // http://.../ws, where rotation tokens are posted
 	clock   *testkit.Clock
-	logs    *logBuffer
+	logs    *testkit.LogBuffer
 }
 
 // newEnv serves one tracker on an httptest server at "/ws". A nil store
@@ -164,7 +138,7 @@ func newEnv(t *testing.T, svc *config.WebSocket, store Store, opts TrackerOption
 		opts.Clock = e.clock.Now
 	}
 	if opts.Logger == nil {
-		opts.Logger, e.logs = debugLogger()
+		opts.Logger, e.logs = testkit.DebugLogger()
 	}
 	if store == nil && svc.Cookie != nil {
 		ms := memstore.New(memstore.Options{Clock: opts.Clock, JanitorInterval: -1})

@@ -11,13 +11,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"cookiestore/config"
+	"cookiestore/internal/testkit"
 )
 
 // After 10 failed logins from one address within a minute, logins from it
 // are refused unchecked, even with the right ticket, until the minute has
 // passed. Another address is not affected.
 func TestFailedLoginsLimitedPerAddress(t *testing.T) {
-	logger, logs := debugLogger()
+	logger, logs := testkit.DebugLogger()
 	e := newEnv(t, &config.WebSocket{Cookie: memoryCookie(), Auth: tickets(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		nil, TrackerOptions{Logger: logger})
 	from := func(addr string) *client {

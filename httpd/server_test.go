@@ -58,7 +58,7 @@ func parseTestConfig(t *testing.T, doc, nodeDir string) *config.Config {
 func startServer(t *testing.T, cfg *config.Config, opts Options) *testServer {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger, _ = debugLogger()
+		opts.Logger, _ = testkit.DebugLogger()
 	}
 	if opts.Clock == nil {
 		opts.Clock = testkit.NewClock().Now
@@ -567,7 +567,7 @@ func TestTLSEndpointAndWebSocketTransport(t *testing.T) {
 // A scenario with every kind of event, after which neither the log nor any
 // message to a client contains a cookie value.
 func TestNoCookieValueInLogsOrMessages(t *testing.T) {
-	logger, logs := debugLogger()
+	logger, logs := testkit.DebugLogger()
 	clk := testkit.NewClock()
 	fs := &faultStore{Store: memStore(t, clk)}
 	ts := startServer(t, parseTestConfig(t, webConfig, t.TempDir()), Options{

@@ -1,7 +1,6 @@
 package httpd
 
 import (
-	"cookiestore/config"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cookiestore/config"
 
 	"github.com/gorilla/websocket"
 )

@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,36 +147,10 @@ func TestLockedJournal(t *testing.T) {
 	}
 }
 
-// failingSync fails every fdatasync once failing is set.
-type failingSync struct {
-	journal.FS
-	failing *atomic.Bool
-}
-
-func (f failingSync) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
-	file, err := f.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return failingSyncFile{file, f.failing}, nil
-}
-
-type failingSyncFile struct {
-	journal.File
-	failing *atomic.Bool
-}
-
-func (f failingSyncFile) Datasync() error {
-	if f.failing.Load() {
-		return syscall.EIO
-	}
-	return f.File.Datasync()
-}
-
 // TestFileStoreStats checks what /status and /metrics get from a file
 // store, healthy and after a failed fdatasync.
 func TestFileStoreStats(t *testing.T) {
-	var failing atomic.Bool
+	disk := testkit.NewFaultFS[journal.File](journal.OSFS(), testkit.Faults{})
 	var syncs, syncErrs atomic.Int64
 	onSync := func(_ time.Duration, err error) {
 		syncs.Add(1)
@@ -185,7 +158,7 @@ func TestFileStoreStats(t *testing.T) {
 			syncErrs.Add(1)
 		}
 	}
-	o := &Opener{FS: failingSync{journal.OSFS(), &failing}, Clock: testkit.NewClock().Now}
+	o := &Opener{FS: disk, Clock: testkit.NewClock().Now}
 	st, err := o.Open(config.Store{Type: config.StoreFile, Filename: filepath.Join(t.TempDir(), "cookies.dat")}, onSync)
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +179,7 @@ func TestFileStoreStats(t *testing.T) {
 		t.Fatalf("onSync called %d times, want 3: the server's metrics would miss fsyncs", syncs.Load())
 	}
 
-	failing.Store(true)
+	disk.Set(func(f *testkit.Faults) { f.DatasyncErr = syscall.EIO })
 	if err := st.Create(newCookie(t, t0)); !errors.Is(err, syscall.EIO) || !errors.Is(err, journal.ErrReadOnly) {
 		t.Fatalf("Create with a failing fdatasync: %v", err)
 	}

@@ -40,7 +40,8 @@ type FS[F File] interface {
 type Faults struct {
 	Target string
 	// Write, if set, is asked about each write: it returns how many bytes
-	// really reach the file and the error to report.
+	// really reach the file and the error to report, which the write
+	// returns inside an *fs.PathError, as the OS does.
 	Write func(off int64, n int) (int, error)
 	// ReadFailAt makes reads of bytes at or past this offset fail with
 	// EIO; 0 is never.
@@ -166,8 +167,11 @@ func (f *faultFile[F]) WriteAt(p []byte, off int64) (int, error) {
 				return 0, err
 			}
 		}
-		if n < len(p) || ferr != nil {
-			return n, ferr
+		if ferr != nil {
+			return n, &fs.PathError{Op: "write", Path: f.name, Err: ferr} // as the OS reports it
+		}
+		if n < len(p) {
+			return n, nil // a short write without an error, which the journal must catch
 		}
 	}
 	return f.f.WriteAt(p, off)
