@@ -15,37 +15,9 @@ import (
 // a string, binary, an array or a string-keyed map, is an error, as is a
 // batch (see AppendBatch).
 func AppendEvent(dst []byte, e *Event) ([]byte, error) {
-	out := dst
-	switch e.Kind {
-	case KindCreate:
-		out = append(out, 0x90|createFields, byte(KindCreate))
-		out = appendDigest(out, e.Digest)
-		out = appendInt64(appendInt64(out, e.Created.UnixNano()), int64(e.MaxAge))
-	case KindUpdate:
-		out = append(out, 0x90|updateFields, byte(KindUpdate))
-		out = appendDigest(out, e.Digest)
-	case KindDelete:
-		out = append(out, 0x90|deleteFields, byte(KindDelete))
-		out = appendDigest(out, e.Digest)
-		out = append(out, byte(e.Reason)&0x7f)
-		if e.Reason > 0x7f {
-			return dst, fmt.Errorf("encode delete: reason %d is not a positive fixint", e.Reason)
-		}
-		if e.Successor.IsZero() {
-			out = append(out, 0xc0)
-		} else {
-			out = appendDigest(out, e.Successor)
-		}
-		return out, nil
-	case KindCookie:
-		out = append(out, 0x90|cookieFields, byte(KindCookie))
-		out = appendDigest(out, e.Digest)
-		out = appendInt64(appendInt64(out, e.Created.UnixNano()), int64(e.MaxAge))
-	default:
-		return dst, fmt.Errorf("encode event: kind %d is not a single event", e.Kind)
-	}
-	if e.Kind == KindCreate {
-		return out, nil
+	out, ok, err := appendHead(dst, e.Kind, e.Digest, e.Created.UnixNano(), int64(e.MaxAge), e.Reason, e.Successor)
+	if !ok || err != nil {
+		return out, err
 	}
 	a := &e.Auth
 	for _, s := range []string{a.AuthID, a.AuthRole, a.AuthMethod, a.AuthRealm} {
@@ -54,11 +26,73 @@ func AppendEvent(dst []byte, e *Event) ([]byte, error) {
 	if len(a.AuthExtra) == 0 {
 		return append(out, 0xc0), nil
 	}
-	out, err := appendExtra(out, a.AuthExtra)
+	out, err = appendExtra(out, a.AuthExtra)
 	if err != nil {
 		return dst, err
 	}
 	return out, nil
+}
+
+// AppendView appends the version 2 encoding of the event that v shows, as
+// AppendEvent would encode the same event, and returns the extended slice.
+// v.Extra is copied as it is: it must be an authextra map that Parse or
+// AppendExtra produced. It does not allocate once dst has room.
+func AppendView(dst []byte, v *View) ([]byte, error) {
+	out, ok, err := appendHead(dst, v.Kind, v.Digest, v.Created, v.MaxAge, v.Reason, v.Successor)
+	if !ok || err != nil {
+		return out, err
+	}
+	for _, s := range [][]byte{v.AuthID, v.AuthRole, v.AuthMethod, v.AuthRealm} {
+		out = appendStr(out, s)
+	}
+	if len(v.Extra) == 0 {
+		return append(out, 0xc0), nil
+	}
+	return append(out, v.Extra...), nil
+}
+
+// AppendExtra appends the msgpack encoding of an authextra map, as an event
+// carries it, to dst and returns the extended slice; an empty map appends
+// nothing, as an event stores it as none. It fails, leaving dst as it was,
+// where AppendEvent would. What it appends is what a View's Extra holds for
+// the same map.
+func AppendExtra(dst []byte, m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return dst, nil
+	}
+	return appendExtra(dst, m)
+}
+
+// appendHead appends the fields of an event that come before its auth
+// tuple, and reports whether an auth tuple follows: for an Update or a
+// Cookie event.
+func appendHead(dst []byte, kind Kind, d Digest, created, maxAge int64, why DeleteReason, successor Digest) ([]byte, bool, error) {
+	out := dst
+	switch kind {
+	case KindCreate:
+		out = append(out, 0x90|createFields, byte(KindCreate))
+		out = appendDigest(out, d)
+		return appendInt64(appendInt64(out, created), maxAge), false, nil
+	case KindUpdate:
+		out = append(out, 0x90|updateFields, byte(KindUpdate))
+		return appendDigest(out, d), true, nil
+	case KindDelete:
+		if why > 0x7f {
+			return dst, false, fmt.Errorf("encode delete: reason %d is not a positive fixint", why)
+		}
+		out = append(out, 0x90|deleteFields, byte(KindDelete))
+		out = appendDigest(out, d)
+		out = append(out, byte(why))
+		if successor.IsZero() {
+			return append(out, 0xc0), false, nil
+		}
+		return appendDigest(out, successor), false, nil
+	case KindCookie:
+		out = append(out, 0x90|cookieFields, byte(KindCookie))
+		out = appendDigest(out, d)
+		return appendInt64(appendInt64(out, created), maxAge), true, nil
+	}
+	return dst, false, fmt.Errorf("encode event: kind %d is not a single event", kind)
 }
 
 // appendDigest appends d as msgpack bin8 of 16 bytes.
@@ -73,7 +107,7 @@ func appendInt64(b []byte, v int64) []byte {
 }
 
 // appendStr appends s as the shortest msgpack string.
-func appendStr(b []byte, s string) []byte {
+func appendStr[S string | []byte](b []byte, s S) []byte {
 	switch n := len(s); {
 	case n < 32:
 		b = append(b, 0xa0|byte(n))

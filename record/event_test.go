@@ -66,7 +66,35 @@ func TestEventRoundTrip(t *testing.T) {
 			if !bytes.Equal(p, again) {
 				t.Fatal("two encodings of one event differ")
 			}
+			// A view of the event encodes to the same bytes, and so does
+			// a view whose authextra AppendExtra encoded.
+			var v View
+			if err := Parse(p, V2, &v); err != nil {
+				t.Fatal(err)
+			}
+			if fromView, err := AppendView([]byte("x"), &v); err != nil || !bytes.Equal(fromView[1:], p) || fromView[0] != 'x' {
+				t.Fatalf("AppendView = %x, %v; want x followed by %x", fromView, err, p)
+			}
+			extra, err := AppendExtra([]byte("x"), tt.ev.Auth.AuthExtra)
+			if err != nil || !bytes.Equal(extra[1:], v.Extra) || extra[0] != 'x' {
+				t.Fatalf("AppendExtra = %x, %v; want x followed by the view's %x", extra, err, v.Extra)
+			}
 		})
+	}
+}
+
+func TestAppendViewAndExtraErrors(t *testing.T) {
+	if out, err := AppendView([]byte("keep"), &View{Kind: KindBatch}); err == nil || string(out) != "keep" {
+		t.Errorf("AppendView of a batch = %q, %v", out, err)
+	}
+	if out, err := AppendView([]byte("keep"), &View{Kind: KindDelete, Reason: 0x80}); err == nil || string(out) != "keep" {
+		t.Errorf("AppendView of a delete with reason 0x80 = %q, %v", out, err)
+	}
+	if out, err := AppendExtra([]byte("keep"), map[string]any{"ch": make(chan int)}); err == nil || string(out) != "keep" {
+		t.Errorf("AppendExtra of a channel = %q, %v", out, err)
+	}
+	if out, err := AppendExtra([]byte("keep"), map[string]any{}); err != nil || string(out) != "keep" {
+		t.Errorf("AppendExtra of an empty map = %q, %v; want nothing appended", out, err)
 	}
 }
 
@@ -147,6 +175,18 @@ func TestAppendEventDoesNotAllocate(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per AppendEvent, want 0", ev.Kind, allocs)
+		}
+		p, _ := AppendEvent(nil, &ev)
+		var v View
+		if err := Parse(p, V2, &v); err != nil {
+			t.Fatal(err)
+		}
+		if allocs := testing.AllocsPerRun(1000, func() {
+			if _, err := AppendView(buf[:0], &v); err != nil {
+				t.Fatal(err)
+			}
+		}); allocs != 0 {
+			t.Errorf("%s: %v allocations per AppendView, want 0", ev.Kind, allocs)
 		}
 	}
 }
