@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cookiestore/filestore"
+	"cookiestore/index"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
@@ -195,7 +196,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
+			idx := index.New(index.Options{Clock: testkit.NewClock().Now})
 			j, st, err := replay.Open(path, idx, journal.Options{})
 			if err != nil {
 				b.Fatal(err)
@@ -205,7 +206,6 @@ func BenchmarkReplay(b *testing.B) {
 			if err := j.Close(); err != nil {
 				b.Fatal(err)
 			}
-			idx.Close()
 			b.StartTimer()
 		}
 		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"cookiestore/filestore"
+	"cookiestore/index"
 	"cookiestore/journal"
-	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
@@ -68,8 +68,7 @@ type fileStats struct {
 
 func journalStats(path string, now time.Time) (*fileStats, error) {
 	st := &fileStats{File: path}
-	idx := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
-	defer idx.Close()
+	idx := index.New(index.Options{Clock: func() time.Time { return now }})
 	lastOff := int64(-1)
 	size, err := readEvents(path, func(off int64, batch int, e *record.Event) error {
 		if off != lastOff {
@@ -90,8 +89,7 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 		case record.KindCookie:
 			st.States++
 		}
-		idx.Apply(e)
-		return nil
+		return idx.ApplyEvent(e)
 	})
 	if err != nil {
 		return nil, err
