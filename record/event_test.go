@@ -445,3 +445,66 @@ func BenchmarkParseCookie(b *testing.B) {
 		}
 	}
 }
+
+// TestParseFastPath checks that the events AppendEvent writes take the fast
+// path, and that other encodings of events, which other writers may use,
+// take the general one and read the same.
+func TestParseFastPath(t *testing.T) {
+	flat := Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1",
+		AuthExtra: map[string]any{"tenant": "t7", "n": int64(-3), "big": int64(1) << 40, "f": 1.5, "ok": true, "none": nil, "s": strings.Repeat("s", 300)}}
+	for _, ev := range []Event{Create(dA, t0, time.Hour), Update(dA, flat), Update(dA, Auth{}), Update(dA, Auth{AuthID: "bob", AuthExtra: map[string]any{}}),
+		Delete(dA, ReasonLogout), Rotated(dA, dB), State(Cookie{Digest: dA, Created: t0, MaxAge: time.Hour, Auth: flat})} {
+		p, err := AppendEvent(nil, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fast, general View
+		if !parseFast(p, &fast) {
+			t.Errorf("%s: AppendEvent's encoding missed the fast path", ev.Kind)
+			continue
+		}
+		if err := parseGeneral(p, V2, &general); err != nil || !reflect.DeepEqual(fast, general) {
+			t.Errorf("%s: fast %+v, general %+v, %v", ev.Kind, fast, general, err)
+		}
+	}
+	nested, _ := AppendEvent(nil, &Event{Kind: KindUpdate, Digest: dA, Auth: fullAuth()})
+	compact := []byte{0x94, 0x01, 0xc4, 0x10}
+	compact = append(append(compact, dA[:]...), 0x05, 0x06) // small ints, not int64
+	trailing, _ := AppendEvent(nil, &Event{Kind: KindCreate, Digest: dA, Created: t0, MaxAge: time.Hour})
+	trailing = append(trailing[:len(trailing):len(trailing)], 0x00)
+	for name, p := range map[string][]byte{"nested authextra": nested, "compact integers": compact, "a byte after the event": trailing} {
+		var v View
+		if parseFast(p, &v) {
+			t.Errorf("%s: took the fast path", name)
+		}
+	}
+	var v View
+	if err := Parse(nested, V2, &v); err != nil || len(v.Extra) == 0 {
+		t.Errorf("nested authextra: %v", err)
+	}
+	if err := Parse(compact, V2, &v); err != nil || v.Created != 5 || v.MaxAge != 6 {
+		t.Errorf("compact integers: %+v, %v", v, err)
+	}
+	if err := Parse(trailing, V2, &v); err == nil {
+		t.Error("a byte after the event was accepted")
+	}
+}
+
+// BenchmarkParseFrames parses the two events of bench/peers' workload, a
+// Create and an Update with a two-key authextra, as a replay parses each
+// frame of a journal as written.
+func BenchmarkParseFrames(b *testing.B) {
+	a := Auth{AuthID: "user-12345", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: map[string]any{"tenant": "t7", "plan": "pro"}}
+	for _, ev := range []Event{Create(dA, t0, time.Hour), Update(dA, a)} {
+		p, _ := AppendEvent(nil, &ev)
+		b.Run(ev.Kind.String(), func(b *testing.B) {
+			var v View
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Parse(p, V2, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
