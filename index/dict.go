@@ -43,8 +43,7 @@ const (
 
 type dictShard struct {
 	mu         sync.RWMutex
-	short      map[shortKey]uint32 // a string of up to shortMax bytes → 1 + index in ents
-	long       map[string]uint32   // a longer one → 1 + index in ents; the keys are the entries' strings
+	tab        []uint64 // a hash table of entries: tag<<32 | (1 + index in ents); 0 for an empty position
 	ents       []dictEntry
 	free       []uint32 // indexes of free entries
 	members    []member
@@ -59,47 +58,76 @@ type dictEntry struct {
 	s    string // points into a chunk
 	refs uint32 // references to the entry, members included; 0 for a free entry
 	head uint32 // 1 + index in members of the entry's first member; 0 for none
+	tag  uint32 // the high 32 bits of the string's hash
 }
 
-// shortKey holds a short string in a map's own memory, so that a lookup
-// compares the bytes there instead of following a pointer to them: most
-// authids and tuples are short, and a lookup per login is what a replay of
-// logins spends most of its time on.
-type shortKey struct {
-	n uint8
-	b [shortMax]byte
-}
+// The table of a dict shard is probed linearly from a home position that
+// fast range picks from the tag, the high half of the string's hash (the
+// low bits pick the shard). A position holds the tag next to the entry's
+// index, so that a probe compares strings only where the tags match.
 
-const shortMax = 23
+func dictHome(tag uint32, n int) int { return int(uint64(tag) * uint64(n) >> 32) }
 
-func shortOf(b []byte) (k shortKey) {
-	k.n = uint8(len(b))
-	copy(k.b[:], b)
-	return k
-}
-
-// find returns 1 + the index of the entry of b, or 0. The caller holds mu.
-func (sh *dictShard) find(b []byte) uint32 {
-	if len(b) <= shortMax {
-		return sh.short[shortOf(b)]
+// find returns the position of the entry of b, whose tag is tag, and 1 +
+// the entry's index; or the empty position where it would go, and 0. The
+// caller holds mu.
+func (sh *dictShard) find(tag uint32, b []byte) (int, uint32) {
+	n := len(sh.tab)
+	if n == 0 {
+		return 0, 0
 	}
-	return sh.long[string(b)]
-}
-
-// index files entry i under its string. The caller holds mu.
-func (sh *dictShard) index(i int) {
-	s := sh.ents[i].s
-	if len(s) <= shortMax {
-		if sh.short == nil {
-			sh.short = make(map[shortKey]uint32)
+	for i := dictHome(tag, n); ; {
+		t := sh.tab[i]
+		if t == 0 {
+			return i, 0
 		}
-		sh.short[shortOf(bytesOf(s))] = uint32(i + 1)
-		return
+		if e := uint32(t); uint32(t>>32) == tag && sh.ents[e-1].s == string(b) {
+			return i, e
+		}
+		if i++; i == n {
+			i = 0
+		}
 	}
-	if sh.long == nil {
-		sh.long = make(map[string]uint32)
+}
+
+// file puts entry i, whose tag is tag, at pos, where find said it would
+// go, growing the table first if it is 3/4 full. The caller holds mu.
+func (sh *dictShard) file(pos int, tag uint32, i int) {
+	if 4*(len(sh.ents)-len(sh.free)) > 3*len(sh.tab) {
+		old := sh.tab
+		sh.tab = make([]uint64, max(16, 2*len(old)))
+		for _, t := range old {
+			if t != 0 {
+				sh.tab[sh.emptyFor(uint32(t>>32))] = t
+			}
+		}
+		pos = sh.emptyFor(tag)
 	}
-	sh.long[s] = uint32(i + 1)
+	sh.tab[pos] = uint64(tag)<<32 | uint64(i+1)
+}
+
+func (sh *dictShard) emptyFor(tag uint32) int {
+	n := len(sh.tab)
+	i := dictHome(tag, n)
+	for sh.tab[i] != 0 {
+		if i++; i == n {
+			i = 0
+		}
+	}
+	return i
+}
+
+// unfile takes the table's position i out, moving back the positions after
+// it that probing would no longer reach (as shard.removeAt does).
+func (sh *dictShard) unfile(i int) {
+	n := len(sh.tab)
+	for j := (i + 1) % n; sh.tab[j] != 0; j = (j + 1) % n {
+		if h := dictHome(uint32(sh.tab[j]>>32), n); dist(h, j, n) >= dist(i, j, n) {
+			sh.tab[i] = sh.tab[j]
+			i = j
+		}
+	}
+	sh.tab[i] = 0
 }
 
 // member is one place where an entry is used: an auth record.
@@ -118,7 +146,11 @@ func ref(shard int, entry int) uint32 { return uint32(entry+1)<<dictBits | uint3
 
 func (d *dict) init() { d.seed = maphash.MakeSeed() }
 
-func (d *dict) shardOf(b []byte) int { return int(maphash.Bytes(d.seed, b) & (dictShards - 1)) }
+// hash returns the shard of b and its tag in the shard's table.
+func (d *dict) hash(b []byte) (int, uint32) {
+	h := maphash.Bytes(d.seed, b)
+	return int(h & (dictShards - 1)), uint32(h >> 32)
+}
 
 // entryOf returns the shard and the entry index of a reference, which must
 // not be 0.
@@ -130,11 +162,11 @@ func (d *dict) entryOf(r uint32) (*dictShard, int) {
 // not hold it yet, and counts the reference; and the stored string. The
 // caller releases the reference with release.
 func (d *dict) intern(b []byte) (uint32, string) {
-	k := d.shardOf(b)
+	k, tag := d.hash(b)
 	sh := &d.shards[k]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i := sh.entry(b)
+	i := sh.entry(tag, b)
 	return ref(k, i), sh.ents[i].s
 }
 
@@ -142,11 +174,11 @@ func (d *dict) intern(b []byte) (uint32, string) {
 // its reference and 1 + the member's index. The caller takes it out with
 // leave, which also releases the reference.
 func (d *dict) join(b []byte, at uint32) (uint32, uint32) {
-	k := d.shardOf(b)
+	k, tag := d.hash(b)
 	sh := &d.shards[k]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i := sh.entry(b)
+	i := sh.entry(tag, b)
 	e := &sh.ents[i]
 	var m uint32
 	if sh.freeMember != 0 {
@@ -197,12 +229,14 @@ func (d *dict) appendMembers(dst []uint32, r uint32) []uint32 {
 	return dst
 }
 
-// entry returns the index of the entry of b, storing a copy of b in a new
-// one if there is none, and counts a reference. The caller holds mu.
-func (sh *dictShard) entry(b []byte) int {
-	if i := sh.find(b); i != 0 {
-		sh.ents[i-1].refs++
-		return int(i - 1)
+// entry returns the index of the entry of b, whose tag is tag, storing a
+// copy of b in a new one if there is none, and counts a reference. The
+// caller holds mu.
+func (sh *dictShard) entry(tag uint32, b []byte) int {
+	pos, e := sh.find(tag, b)
+	if e != 0 {
+		sh.ents[e-1].refs++
+		return int(e - 1)
 	}
 	s := sh.store(b)
 	var i int
@@ -213,8 +247,8 @@ func (sh *dictShard) entry(b []byte) int {
 		i = len(sh.ents)
 		sh.ents = append(sh.ents, dictEntry{})
 	}
-	sh.ents[i] = dictEntry{s: s, refs: 1}
-	sh.index(i)
+	sh.ents[i] = dictEntry{s: s, refs: 1, tag: tag}
+	sh.file(pos, tag, i)
 	sh.live += len(s)
 	return i
 }
@@ -222,11 +256,11 @@ func (sh *dictShard) entry(b []byte) int {
 // pin returns a counted reference to b if the dict holds it, so that the
 // entry outlives what the caller does with it; the caller releases it.
 func (d *dict) pin(b []byte) (uint32, bool) {
-	k := d.shardOf(b)
+	k, tag := d.hash(b)
 	sh := &d.shards[k]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	i := sh.find(b)
+	_, i := sh.find(tag, b)
 	if i == 0 {
 		return 0, false
 	}
@@ -249,18 +283,15 @@ func (sh *dictShard) drop(i int) {
 	if e.refs--; e.refs > 0 {
 		return
 	}
-	if len(e.s) <= shortMax {
-		delete(sh.short, shortOf(bytesOf(e.s)))
-	} else {
-		delete(sh.long, e.s)
-	}
+	pos, _ := sh.find(e.tag, bytesOf(e.s))
+	sh.unfile(pos)
 	sh.live -= len(e.s)
 	sh.dead += len(e.s)
 	*e = dictEntry{}
 	sh.free = append(sh.free, uint32(i))
 	if len(sh.free) == len(sh.ents) {
 		// Nothing left: start afresh, and let everything go.
-		sh.short, sh.long, sh.ents, sh.free, sh.chunk, sh.live, sh.dead = nil, nil, nil, nil, nil, 0, 0
+		sh.tab, sh.ents, sh.free, sh.chunk, sh.live, sh.dead = nil, nil, nil, nil, 0, 0
 		sh.members, sh.freeMember = nil, 0
 		return
 	}
@@ -299,15 +330,9 @@ func (sh *dictShard) store(b []byte) string {
 // which are mostly dead, can be freed. The caller holds mu.
 func (sh *dictShard) compact() {
 	sh.chunk, sh.dead = nil, 0
-	clear(sh.long) // its keys point into the old chunks; the short ones hold their bytes
 	for i := range sh.ents {
-		e := &sh.ents[i]
-		if e.refs == 0 {
-			continue
-		}
-		e.s = sh.store(bytesOf(e.s))
-		if len(e.s) > shortMax {
-			sh.long[e.s] = uint32(i + 1)
+		if e := &sh.ents[i]; e.refs != 0 {
+			e.s = sh.store(bytesOf(e.s))
 		}
 	}
 }

@@ -212,12 +212,19 @@ func checkDict(t testing.TB, what string, d *dict, refs map[uint32]uint32, membe
 			used++
 			seen++
 			live += len(e.s)
-			if sh.find(bytesOf(e.s)) != uint32(i)+1 || d.shardOf(bytesOf(e.s)) != k {
+			sk, tag := d.hash(bytesOf(e.s))
+			if _, f := sh.find(tag, bytesOf(e.s)); f != uint32(i)+1 || sk != k || tag != e.tag {
 				t.Fatalf("%s: entry %q not under its string", what, e.s)
 			}
 		}
-		if live != sh.live || used != len(sh.short)+len(sh.long) {
-			t.Fatalf("%s shard %d: %d live bytes in %d entries, counted %d in %d", what, k, live, used, sh.live, len(sh.short)+len(sh.long))
+		filed := 0
+		for _, f := range sh.tab {
+			if f != 0 {
+				filed++
+			}
+		}
+		if live != sh.live || used != filed {
+			t.Fatalf("%s shard %d: %d live bytes in %d entries, counted %d in %d", what, k, live, used, sh.live, filed)
 		}
 		free := 0
 		for m := sh.freeMember; m != 0; m = sh.members[m-1].next {

@@ -131,7 +131,13 @@ func (sh *shard) find(tag uint32, d record.Digest) (int, bool) {
 	if n == 0 {
 		return 0, false
 	}
-	for i := home(tag, n); ; {
+	i := home(tag, n)
+	// The slot at the home position is read along with its tag, not after
+	// it: the two loads do not depend on each other, so their cache misses
+	// overlap, and that slot is nearly always the entry's, or where a new
+	// one goes.
+	touchSlot(&sh.slots[i])
+	for {
 		switch sh.tags[i] {
 		case 0:
 			return i, false
@@ -145,6 +151,12 @@ func (sh *shard) find(tag uint32, d record.Digest) (int, bool) {
 		}
 	}
 }
+
+// touchSlot reads s, so that the processor fetches it. It is not inlined,
+// or the read would go away with the result that nobody uses.
+//
+//go:noinline
+func touchSlot(s *slot) uint32 { return s.life }
 
 // emptyFor returns the first empty position on tag's probe sequence.
 func (sh *shard) emptyFor(tag uint32) int {
