@@ -3,6 +3,9 @@ package record
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -163,6 +166,12 @@ var extraEncoders = sync.Pool{New: func() any {
 // appendExtra appends the msgpack encoding of an authextra map, and checks
 // that a reader will take it back.
 func appendExtra(b []byte, m map[string]any) ([]byte, error) {
+	if out, ok := appendFlatExtra(b, m); ok {
+		if n := len(out) - len(b); n > MaxExtraSize {
+			return b, fmt.Errorf("encode authextra: authextra takes %d bytes, more than %d", n, MaxExtraSize)
+		}
+		return out, nil
+	}
 	en := extraEncoders.Get().(*extraEncoder)
 	en.w.b = b
 	err := en.enc.EncodeMapSorted(m)
@@ -176,4 +185,87 @@ func appendExtra(b []byte, m map[string]any) ([]byte, error) {
 		return b, fmt.Errorf("encode authextra: %w", err)
 	}
 	return out, nil
+}
+
+// maxFlatExtra is the most keys that appendFlatExtra sorts on the stack.
+const maxFlatExtra = 16
+
+// appendFlatExtra encodes the common authextra, a small map whose values
+// are strings, integers, floats, booleans or nils, without the msgpack
+// library's reflection and without allocating, and reports whether it
+// could. Its bytes are the library's, as the encoder of extraEncoders is
+// set up (sorted keys, compact integers), so that an event encodes the
+// same whichever path it takes; TestFlatExtraIsTheLibrarys holds it to
+// that. Any other map is left to the library.
+func appendFlatExtra(b []byte, m map[string]any) ([]byte, bool) {
+	type entry struct {
+		k string
+		v any
+	}
+	if len(m) > maxFlatExtra {
+		return b, false
+	}
+	var buf [maxFlatExtra]entry
+	es := buf[:0]
+	for k, v := range m {
+		switch v.(type) {
+		case nil, string, int, int64, uint, uint64, bool, float64:
+		default:
+			return b, false
+		}
+		es = append(es, entry{k, v})
+	}
+	slices.SortFunc(es, func(x, y entry) int { return strings.Compare(x.k, y.k) })
+	if len(es) < 16 {
+		b = append(b, 0x80|byte(len(es)))
+	} else {
+		b = binary.BigEndian.AppendUint16(append(b, 0xde), uint16(len(es)))
+	}
+	for _, e := range es {
+		b = appendStr(b, e.k)
+		switch v := e.v.(type) {
+		case nil:
+			b = append(b, 0xc0)
+		case string:
+			b = appendStr(b, v)
+		case int:
+			b = appendInt(b, int64(v))
+		case int64:
+			b = appendInt(b, v)
+		case uint:
+			b = appendUint(b, uint64(v))
+		case uint64:
+			b = appendUint(b, v)
+		case bool:
+			b = append(b, 0xc2|bool2byte(v))
+		case float64:
+			b = binary.BigEndian.AppendUint64(append(b, 0xcb), math.Float64bits(v))
+		}
+	}
+	return b, true
+}
+
+func bool2byte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// appendInt appends the shortest msgpack encoding of an integer, as the
+// library's compact integers do: unsigned forms for the non-negative ones.
+func appendInt(b []byte, v int64) []byte {
+	switch {
+	case v >= 0:
+		return appendUint(b, uint64(v))
+	case v >= -32:
+		return append(b, byte(v))
+	case v >= math.MinInt8:
+		return append(b, 0xd0, byte(v))
+	case v >= math.MinInt16:
+		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(v))
+	case v >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
 }

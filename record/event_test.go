@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -506,5 +508,85 @@ func BenchmarkParseFrames(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFlatExtraIsTheLibrarys holds appendFlatExtra to the bytes of the
+// msgpack library, as appendExtra sets it up, for every value it encodes
+// and at the edges of every encoding's range.
+func TestFlatExtraIsTheLibrarys(t *testing.T) {
+	values := []any{nil, true, false, "", "s", strings.Repeat("x", 31), strings.Repeat("x", 32), strings.Repeat("x", 255),
+		strings.Repeat("x", 256), strings.Repeat("x", 65535), strings.Repeat("x", 65536),
+		0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, math.MaxInt64, -1, -32, -33, -128, -129, -32768, -32769,
+		math.MinInt32, math.MinInt32 - 1, math.MinInt64, int64(5), int64(-200), uint(300), uint64(math.MaxUint64),
+		0.0, 1.5, -2.25, math.Inf(1), math.NaN(), math.MaxFloat64}
+	library := func(m map[string]any) []byte {
+		en := extraEncoders.Get().(*extraEncoder)
+		defer extraEncoders.Put(en)
+		en.w.b = nil
+		if err := en.enc.EncodeMapSorted(m); err != nil {
+			t.Fatal(err)
+		}
+		return en.w.b
+	}
+	check := func(m map[string]any) {
+		t.Helper()
+		got, ok := appendFlatExtra(nil, m)
+		if !ok {
+			t.Fatalf("%v: not taken as flat", m)
+		}
+		if want := library(m); !bytes.Equal(got, want) {
+			t.Fatalf("%v:\nflat    %x\nlibrary %x", m, got, want)
+		}
+	}
+	for i, v := range values {
+		check(map[string]any{"k": v})
+		check(map[string]any{"b": v, "a": values[(i+7)%len(values)], strings.Repeat("k", 40): values[(i+13)%len(values)]})
+	}
+	for _, n := range []int{0, 1, 15, 16} {
+		m := map[string]any{}
+		for i := range n {
+			m[fmt.Sprint("key", i)] = values[i%len(values)]
+		}
+		check(m)
+	}
+	for name, m := range map[string]map[string]any{
+		"too many keys": func() map[string]any {
+			m := map[string]any{}
+			for i := range maxFlatExtra + 1 {
+				m[fmt.Sprint(i)] = i
+			}
+			return m
+		}(),
+		"nested map": {"m": map[string]any{}},
+		"array":      {"a": []any{1}},
+		"int32":      {"i": int32(1)},
+		"bytes":      {"b": []byte{1}},
+	} {
+		if _, ok := appendFlatExtra(nil, m); ok {
+			t.Errorf("%s: taken as flat", name)
+		}
+		if out, err := AppendExtra(nil, m); err != nil || !bytes.Equal(out, library(m)) {
+			t.Errorf("%s: AppendExtra = %x, %v; want the library's bytes", name, out, err)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		_, _ = appendFlatExtra(make([]byte, 0, 64)[:0], map[string]any{"tenant": "t7", "plan": "pro"})
+	}); allocs > 1 { // the buffer
+		t.Errorf("appendFlatExtra allocates %v times", allocs)
+	}
+}
+
+// BenchmarkAppendUpdate encodes the Update of bench/peers' workload, a
+// login with a two-key authextra.
+func BenchmarkAppendUpdate(b *testing.B) {
+	ev := Update(dA, Auth{AuthID: "user-12345", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: map[string]any{"tenant": "t7", "plan": "pro"}})
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = AppendEvent(buf[:0], &ev); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
