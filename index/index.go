@@ -252,6 +252,11 @@ func (x *Index) Live(d record.Digest) bool {
 	if ok {
 		s := &sh.slots[pos]
 		created, maxAge = s.created, sh.lifetime(s)
+	} else if pos < len(sh.slots) {
+		// The file backend checks that a cookie is new, appends its
+		// creation to the journal, and then inserts it here: fetching
+		// the slot it will go in now lets that fetch overlap the append.
+		touchSlot(&sh.slots[pos])
 	}
 	sh.mu.RUnlock()
 	return ok && !expired(created, maxAge, x.now())
