@@ -167,15 +167,15 @@ func (sh *shard) emptyFor(tag uint32) int {
 	return i
 }
 
-// insert adds d, which the table does not hold, at pos, where find said it
-// would go, with nothing but its digest, and returns its position: another
-// one if the table had to grow.
-func (sh *shard) insert(pos int, tag uint32, d record.Digest) int {
+// insert adds s, whose digest the table does not hold, at pos, where find
+// said it would go, and returns its position: another one if the table had
+// to grow.
+func (sh *shard) insert(pos int, tag uint32, s slot) int {
 	if sh.live >= capacity(len(sh.tags)) {
 		sh.resize(max(minTableSize, len(sh.tags)+len(sh.tags)/4))
 		pos = sh.emptyFor(tag)
 	}
-	sh.tags[pos], sh.slots[pos] = tag, slot{digest: d}
+	sh.tags[pos], sh.slots[pos] = tag, s
 	sh.live++
 	return pos
 }
@@ -273,15 +273,20 @@ func (sh *shard) setLifetime(s *slot, maxAge int64) {
 	if s.life == lifeOdd {
 		delete(sh.odd, s.digest)
 	}
+	s.life = sh.life(s.digest, maxAge)
+}
+
+// life returns what a slot holds of the lifetime maxAge of cookie d,
+// keeping the lifetime in odd if a slot cannot hold it.
+func (sh *shard) life(d record.Digest, maxAge int64) uint32 {
 	if maxAge >= 0 && maxAge%1e9 == 0 && maxAge/1e9 < lifeOdd {
-		s.life = uint32(maxAge / 1e9)
-		return
+		return uint32(maxAge / 1e9)
 	}
-	s.life = lifeOdd
 	if sh.odd == nil {
 		sh.odd = make(map[record.Digest]int64)
 	}
-	sh.odd[s.digest] = maxAge
+	sh.odd[d] = maxAge
+	return lifeOdd
 }
 
 // put stores the whole state of cookie d, whose tag is tag: a Create or a
@@ -289,7 +294,14 @@ func (sh *shard) setLifetime(s *slot, maxAge int64) {
 func (sh *shard) put(tag uint32, d record.Digest, created, maxAge int64, a *auth) {
 	pos, ok := sh.find(tag, d)
 	if !ok {
-		pos = sh.insert(pos, tag, d)
+		// A new entry's slot is written whole and never read here: in a
+		// table larger than the caches it is a miss, which a store leaves
+		// to the store buffer while a load would wait for it.
+		pos = sh.insert(pos, tag, slot{digest: d, created: created, life: sh.life(d, maxAge)})
+		if a != nil && !a.isZero() {
+			sh.slots[pos].auth = sh.newRec(pos, a) + 1
+		}
+		return
 	}
 	s := &sh.slots[pos]
 	s.created = created
