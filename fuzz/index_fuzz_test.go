@@ -46,7 +46,7 @@ var crowdIDs = func() []record.Digest {
 
 // fuzzNames are the principals of the index fuzzer: a name that does not
 // fit in a dict's map key among them, and none.
-var fuzzNames = []string{"alice", "bob", "crowd", "", "a-principal-whose-name-takes-40-bytes"}
+var fuzzNames = []string{"alice", "bob", "crowd", "", "a-principal-whose-name-is-longer-than-the-36-bytes-a-dict-entry-holds"}
 
 // fuzzAuth returns the auth tuple that arg selects: the zero tuple, or one
 // of several principals (one without an authid), roles and authextras,

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"cookiestore/internal/testkit"
 	"cookiestore/record"
@@ -740,6 +741,12 @@ func TestDefaultClock(t *testing.T) {
 	}
 	if _, ok := s.Get(dg("bbbbbb")); ok {
 		t.Fatal("an expired cookie is present with the wall clock")
+	}
+}
+
+func TestDictEntrySize(t *testing.T) {
+	if size := unsafe.Sizeof(dictEntry{}); size != 64 {
+		t.Fatalf("a dict entry is %d bytes, not a cache line", size)
 	}
 }
 

@@ -37,7 +37,7 @@ func TestReclaim(t *testing.T) {
 	// Authids short enough to be held in a dict's map, and longer ones.
 	name := func(r, i int) string {
 		if r%2 == 1 {
-			return fmt.Sprintf("a-principal-whose-name-is-long-%d-%d", r, i)
+			return fmt.Sprintf("a-principal-whose-name-is-longer-than-36-bytes-%d-%d", r, i)
 		}
 		return fmt.Sprintf("user-%d-%d", r, i)
 	}
