@@ -165,6 +165,9 @@ func (x *Index) Reserve(s Size) {
 		return
 	}
 	per := func(n int) int { return max(0, n) / Shards * 33 / 32 } // a little above the mean, as shards differ
+	if s.Logins > 0 {
+		x.names.reserve(s.Logins)
+	}
 	for i := range x.shards {
 		sh := &x.shards[i].shard
 		sh.mu.Lock()

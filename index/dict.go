@@ -2,6 +2,7 @@ package index
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -42,8 +43,8 @@ const (
 )
 
 type dictShard struct {
-	mu         sync.RWMutex
-	tab        []uint64 // a hash table of entries: tag<<32 | (1 + index in ents); 0 for an empty position
+	mu         sync.Mutex // not a RWMutex: every read is short, and most uses write
+	tab        []uint64   // a hash table of entries: tag<<32 | (1 + index in ents); 0 for an empty position
 	ents       []dictEntry
 	free       []uint32 // indexes of free entries
 	members    []member
@@ -241,8 +242,8 @@ func (d *dict) leave(r, m uint32) {
 // r must be counted.
 func (d *dict) appendMembers(dst []uint32, r uint32) []uint32 {
 	sh, i := d.entryOf(r)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	for m := sh.ents[i].head; m != 0; m = sh.members[m-1].next {
 		dst = append(dst, sh.members[m-1].at)
 	}
@@ -321,12 +322,23 @@ func (sh *dictShard) drop(i int) {
 	}
 }
 
+// reserve makes room for n more members, spread over the shards.
+func (d *dict) reserve(n int) {
+	per := n / dictShards * 33 / 32
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		sh.members = slices.Grow(sh.members, per)
+		sh.mu.Unlock()
+	}
+}
+
 // str returns the string of a reference, which must be counted.
 func (d *dict) str(r uint32) string {
 	sh, i := d.entryOf(r)
-	sh.mu.RLock()
+	sh.mu.Lock()
 	s := sh.ents[i].s
-	sh.mu.RUnlock()
+	sh.mu.Unlock()
 	return s
 }
 

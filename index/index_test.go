@@ -182,7 +182,7 @@ func checkDict(t testing.TB, what string, d *dict, refs map[uint32]uint32, membe
 	seen := 0
 	for k := range d.shards {
 		sh := &d.shards[k]
-		sh.mu.RLock()
+		sh.mu.Lock()
 		live, used, listed := 0, 0, 0
 		for i, e := range sh.ents {
 			r := ref(k, i)
@@ -236,7 +236,7 @@ func checkDict(t testing.TB, what string, d *dict, refs map[uint32]uint32, membe
 		if listed+free != len(sh.members) {
 			t.Fatalf("%s shard %d: %d members, %d listed and %d free", what, k, len(sh.members), listed, free)
 		}
-		sh.mu.RUnlock()
+		sh.mu.Unlock()
 	}
 	if seen != len(refs) {
 		t.Fatalf("%s: %d entries in use, %d referenced", what, seen, len(refs))
