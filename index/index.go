@@ -25,19 +25,23 @@
 // The index is split into [Shards] shards by digest, each a hash table
 // whose arrays hold no Go pointers (see shard.go): 36 bytes per position,
 // 64% to 80% full, for a cookie nobody is logged in on. A logged-in
-// cookie adds a 24-byte auth record and its authextra, kept as the msgpack
-// bytes of its event in an arena of the shard and decoded only when a
-// caller asks for it; its authid and its role/method/realm tuple are each
-// stored once for the whole index and counted, and freed with their last
-// cookie. The garbage collector has next to nothing to scan, and opening a
-// journal allocates a handful of arrays per shard, not objects per cookie.
+// cookie adds a 20-byte auth record, a 12-byte member in its authid's list
+// (the reverse index from a principal to its cookies), and its authextra,
+// kept as the msgpack bytes of its event in an arena of the shard and
+// decoded only when a caller asks for it; its authid and its
+// role/method/realm tuple are each stored once for the whole index (see
+// dict.go), counted, and freed with their last cookie. The garbage
+// collector has next to nothing to scan, and opening a journal allocates a
+// handful of arrays per shard, not objects per cookie.
 //
-// Freed space is reused or reclaimed: the table's positions and the auth
-// records are reused at once (the records through a free list); the dead
-// bytes of the extras arena, and of the dicts' chunks of strings, are
-// reclaimed by copying the live ones elsewhere once the dead ones outweigh
-// them. Neither the table nor the records array shrinks while the shard
-// holds anything.
+// Freed space is reused or reclaimed: the table's positions, the auth
+// records, the members and the dicts' entries are reused at once (records
+// and members through free lists); the dead bytes of the extras arenas,
+// and of the dicts' chunks of strings, are reclaimed by copying the live
+// ones into new memory once the dead ones outweigh them, never by writing
+// over bytes that a reader may hold. Neither a table nor an array of
+// records shrinks while its shard holds anything; a shard that empties
+// keeps only its table's positions.
 //
 // # Expiry
 //
