@@ -60,8 +60,8 @@ func (x *Index) ApplyEvent(e *record.Event) error {
 		v.Created, v.MaxAge = e.Created.UnixNano(), int64(e.MaxAge)
 	}
 	if e.Kind == record.KindUpdate || e.Kind == record.KindCookie {
-		a, done, err := x.encodeAuth(&e.Auth)
-		defer done()
+		a, bp, err := x.encodeAuth(&e.Auth)
+		defer x.putBuf(bp)
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", e.Kind, err)
 		}

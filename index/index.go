@@ -296,36 +296,35 @@ func ValidateNew(c record.Cookie) error {
 	return nil
 }
 
-// authOf returns a as the index takes it in, its authextra encoded into
-// *buf. The strings' bytes are only read.
-func authOf(a *record.Auth, buf *[]byte) (auth, error) {
-	in := auth{id: bytesOf(a.AuthID), role: bytesOf(a.AuthRole), method: bytesOf(a.AuthMethod), realm: bytesOf(a.AuthRealm)}
-	if len(a.AuthExtra) > 0 {
-		b, err := record.AppendExtra((*buf)[:0], a.AuthExtra)
-		if err != nil {
-			return auth{}, err
-		}
-		*buf, in.extra = b, b
-	}
-	return in, nil
-}
-
 // authOfView returns the auth tuple of v.
 func authOfView(v *record.View) auth {
 	return auth{id: v.AuthID, role: v.AuthRole, method: v.AuthMethod, realm: v.AuthRealm, extra: v.Extra}
 }
 
-// encodeAuth returns a as the index takes it in, and a function that
-// returns its buffer to the pool once the index has copied it.
-func (x *Index) encodeAuth(a *record.Auth) (auth, func(), error) {
-	bp := x.bufs.Get().(*[]byte)
-	in, err := authOf(a, bp)
-	done := func() {
-		if cap(*bp) <= 64<<10 {
-			x.bufs.Put(bp)
-		}
+// encodeAuth returns a as the index takes it in, and the pooled buffer
+// that holds its authextra, if it has one, for putBuf once the index has
+// copied it.
+// The strings' bytes are only read.
+func (x *Index) encodeAuth(a *record.Auth) (auth, *[]byte, error) {
+	in := auth{id: bytesOf(a.AuthID), role: bytesOf(a.AuthRole), method: bytesOf(a.AuthMethod), realm: bytesOf(a.AuthRealm)}
+	if len(a.AuthExtra) == 0 {
+		return in, nil, nil
 	}
-	return in, done, err
+	bp := x.bufs.Get().(*[]byte)
+	b, err := record.AppendExtra((*bp)[:0], a.AuthExtra)
+	if err != nil {
+		x.putBuf(bp)
+		return auth{}, nil, err
+	}
+	*bp, in.extra = b, b
+	return in, bp, nil
+}
+
+// putBuf returns a buffer of encodeAuth to the pool; nil is none.
+func (x *Index) putBuf(bp *[]byte) {
+	if bp != nil && cap(*bp) <= 64<<10 {
+		x.bufs.Put(bp)
+	}
 }
 
 // Create adds cookie c, with its auth if it carries one. It fails with
@@ -336,8 +335,8 @@ func (x *Index) Create(c record.Cookie) error {
 	if err := ValidateNew(c); err != nil {
 		return err
 	}
-	a, done, err := x.encodeAuth(&c.Auth)
-	defer done()
+	a, bp, err := x.encodeAuth(&c.Auth)
+	defer x.putBuf(bp)
 	if err != nil {
 		return fmt.Errorf("create cookie: %w", err)
 	}
@@ -366,8 +365,8 @@ func (x *Index) Rotate(old record.Digest, next record.Cookie) error {
 	if old == next.Digest {
 		return ErrExists
 	}
-	a, done, err := x.encodeAuth(&next.Auth)
-	defer done()
+	a, bp, err := x.encodeAuth(&next.Auth)
+	defer x.putBuf(bp)
 	if err != nil {
 		return fmt.Errorf("rotate cookie: %w", err)
 	}
@@ -406,8 +405,8 @@ func (x *Index) Rotate(old record.Digest, next record.Cookie) error {
 // clears it. It fails with [ErrNotFound] if no live cookie has the digest,
 // and if the authextra cannot be encoded as an event's.
 func (x *Index) SetAuth(d record.Digest, a record.Auth) error {
-	in, done, err := x.encodeAuth(&a)
-	defer done()
+	in, bp, err := x.encodeAuth(&a)
+	defer x.putBuf(bp)
 	if err != nil {
 		return fmt.Errorf("set auth: %w", err)
 	}
