@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -46,7 +47,8 @@ type dictShard struct {
 	mu         sync.Mutex // not a RWMutex: every read is short, and most uses write
 	tab        []uint64   // a hash table of entries: tag<<32 | (1 + index in ents); 0 for an empty position
 	ents       []dictEntry
-	free       []uint32 // indexes of free entries
+	pub        atomic.Pointer[[]dictEntry] // ents to its capacity, for str, which reads it without the lock
+	free       []uint32                    // indexes of free entries
 	members    []member
 	freeMember uint32   // 1 + index of the first free member, linked through next; 0 for none
 	chunk      []byte   // where new strings go, up to its capacity
@@ -266,7 +268,12 @@ func (sh *dictShard) entry(tag uint32, b []byte) int {
 		sh.free = sh.free[:n-1]
 	} else {
 		i = len(sh.ents)
-		sh.ents = append(sh.ents, dictEntry{})
+		if len(sh.ents) == cap(sh.ents) {
+			sh.ents = append(sh.ents, dictEntry{})
+			sh.publish()
+		} else {
+			sh.ents = sh.ents[:i+1]
+		}
 	}
 	sh.ents[i] = dictEntry{s: s, refs: 1, tag: tag}
 	copy(sh.ents[i].short[:], b)
@@ -333,13 +340,26 @@ func (d *dict) reserve(n int) {
 	}
 }
 
-// str returns the string of a reference, which must be counted.
+// str returns the string of a reference, which the caller holds counted,
+// without taking the shard's lock: a Get of a logged-in cookie reads its
+// authid here, and two cores reading would otherwise pass the lock's cache
+// line back and forth.
+//
+// It reads the entries through pub, which may be an array that ents has
+// since moved out of; an entry's string there is still right, as its
+// string is written only while nobody holds a reference to it (when it is
+// made, or reused after its last reference went), and compact, which gives
+// entries new strings, writes them into a new array.
 func (d *dict) str(r uint32) string {
 	sh, i := d.entryOf(r)
-	sh.mu.Lock()
-	s := sh.ents[i].s
-	sh.mu.Unlock()
-	return s
+	return (*sh.pub.Load())[i].s
+}
+
+// publish makes ents, to its capacity, the array that str reads. The
+// caller holds mu.
+func (sh *dictShard) publish() {
+	all := sh.ents[:cap(sh.ents)]
+	sh.pub.Store(&all)
 }
 
 // store copies b into a chunk and returns it as a string. The caller holds
@@ -363,11 +383,15 @@ func (sh *dictShard) store(b []byte) string {
 // which are mostly dead, can be freed. The caller holds mu.
 func (sh *dictShard) compact() {
 	sh.chunk, sh.dead = nil, 0
-	for i := range sh.ents {
-		if e := &sh.ents[i]; e.refs != 0 {
+	ents := make([]dictEntry, len(sh.ents), cap(sh.ents))
+	copy(ents, sh.ents)
+	for i := range ents {
+		if e := &ents[i]; e.refs != 0 {
 			e.s = sh.store(bytesOf(e.s))
 		}
 	}
+	sh.ents = ents
+	sh.publish()
 }
 
 // bytesOf returns the bytes of s without copying them; the caller must not
