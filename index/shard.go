@@ -370,12 +370,15 @@ func (sh *shard) freeRec(i uint32) {
 
 // useTuple counts a use of the tuple and returns 1 + its index in tuples.
 func (sh *shard) useTuple(role, method, realm []byte) uint32 {
+	// Nearly every login of a shard has the tuple of the one before.
+	if t := sh.lastTuple; t != 0 {
+		if tp := &sh.tuples[t-1]; tp.role == string(role) && tp.method == string(method) && tp.realm == string(realm) {
+			tp.uses++
+			return t
+		}
+	}
 	key := joinTuple(sh.scratch[:0], role, method, realm)
 	sh.scratch = key
-	if t := sh.lastTuple; t != 0 && sh.tuples[t-1].key == string(key) {
-		sh.tuples[t-1].uses++
-		return t
-	}
 	if t, ok := sh.tupleIDs[string(key)]; ok {
 		sh.tuples[t-1].uses++
 		sh.lastTuple = t

@@ -296,9 +296,10 @@ func ParsePayload(p []byte, version int, fn func(v *record.View) error) error {
 }
 
 // decoder holds the view that decoding hands to fn, reused from one event
-// to the next.
+// to the next, unless into gives a view for each event of a batch.
 type decoder struct {
 	view record.View
+	into func() *record.View // where each event of a batch is parsed; nil for view
 }
 
 // decode decodes payload p, calling fn for each event, and reports whether
@@ -368,10 +369,14 @@ func (d *decoder) decodeBatch(p []byte, version int, bufp *[]byte, fn func(v *re
 		size, m := binary.Uvarint(rest)
 		item := rest[m : m+int(size)]
 		rest = rest[m+int(size):]
-		if err := record.Parse(item, version, &d.view); err != nil {
+		v := &d.view
+		if d.into != nil {
+			v = d.into()
+		}
+		if err := record.Parse(item, version, v); err != nil {
 			return fmt.Errorf("batch event %d: %w", i, err)
 		}
-		if err := fn(&d.view); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}

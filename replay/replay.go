@@ -121,6 +121,7 @@ type replayer struct {
 func newReplayer(idx *index.Index, n int) *replayer {
 	r := &replayer{idx: idx, free: make(chan *run, n+2)}
 	r.addView = r.add
+	r.dec.into = r.nextView
 	for w := range n {
 		ch := make(chan *run, n+2)
 		r.appliers = append(r.appliers, ch)
@@ -200,10 +201,18 @@ func (r *replayer) seal() {
 	}
 }
 
-// add queues one event of the run being filled, which v points into.
+// nextView returns a new view at the end of the run being filled, for the
+// decoder to parse the next event of a batch into.
+func (r *replayer) nextView() *record.View {
+	ru := r.cur
+	ru.views = append(ru.views, record.View{})
+	return &ru.views[len(ru.views)-1]
+}
+
+// add queues the event that the decoder parsed into the last view of the
+// run being filled (see nextView).
 func (r *replayer) add(v *record.View) error {
 	ru := r.cur
-	ru.views = append(ru.views, *v)
 	r.count(v, &ru.sample)
 	k := index.ShardOf(v.Digest)
 	ru.byShard[k] = append(ru.byShard[k], int32(len(ru.views)-1))
