@@ -432,7 +432,7 @@ func (p *page) opens(peers []string, haveCS bool) {
 		figs        func(o OpenResult) OpenFigures
 	}{
 		{"as written", "", func(o OpenResult) OpenFigures { return o.OpenFigures }},
-		{"after compaction", " after compaction", func(o OpenResult) OpenFigures { return o.Compacted }},
+		{"after compaction", " (compacted)", func(o OpenResult) OpenFigures { return o.Compacted }},
 	} {
 		p.row(fmt.Sprintf("open until readable, %s, %s", plural(n, "cookie"), c.label), vals(func(o OpenResult) Sample { return c.figs(o).Seconds }), peers, haveCS, fmtSeconds,
 			metric{what: fmt.Sprintf("open with %s%s", plural(n, "cookie"), c.what), higherBetter: false, why: openWhy})
@@ -692,10 +692,16 @@ func fmtHeap(v float64) string {
 	return fmtCount(v)
 }
 
-// fmtObjects formats a number of objects per cookie, which is below 1 for a
-// store that keeps its cookies in arrays.
+// fmtObjects formats a number of objects per cookie, which is far below 1
+// for a store that keeps its cookies in arrays: two significant digits
+// there, so that two such stores can be told apart.
 func fmtObjects(v float64) string {
-	if v < 10 {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 0.1:
+		return strconv.FormatFloat(v, 'g', 2, 64)
+	case v < 10:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return fmtCount(v)
