@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cookiestore/filestore"
+	"cookiestore/index"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
@@ -195,7 +196,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
+			idx := index.New(index.Options{Clock: testkit.NewClock().Now})
 			j, st, err := replay.Open(path, idx, journal.Options{})
 			if err != nil {
 				b.Fatal(err)
@@ -205,11 +206,135 @@ func BenchmarkReplay(b *testing.B) {
 			if err := j.Close(); err != nil {
 				b.Fatal(err)
 			}
-			idx.Close()
 			b.StartTimer()
 		}
 		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	})
+}
+
+// openCookies is the size of the datasets of BenchmarkOpen.
+const openCookies = 1_000_000
+
+// authJournal is built once per process: the journal that bench/peers opens,
+// a million cookies of two events each, a Create and then an Update that
+// logs a user in with a two-key authextra, written frame by frame with
+// nothing compacted.
+var authJournal = sync.OnceValues(func() (string, error) {
+	path := filepath.Join(scratch, "auth.dat")
+	j, err := journal.Open(path, journal.Options{Sync: journal.SyncNone}, nil)
+	if err != nil {
+		return "", err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := ids(openCookies)
+	extra := map[string]any{"tenant": "t7", "plan": "pro"}
+	var buf []byte
+	for i := range keys.n {
+		d := keys.at(i)
+		// Created within the day before the clock's start, as bench/peers
+		// creates them within a day, so that none has expired.
+		born := created.Add(-time.Duration(rng.Int64N(int64(24 * time.Hour)))).Truncate(time.Millisecond)
+		a := record.Auth{AuthID: "user-" + strconv.Itoa(rng.IntN(100_000)), AuthRole: "user",
+			AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: extra}
+		for _, ev := range []record.Event{record.Create(d, born, 30*24*time.Hour), record.Update(d, a)} {
+			if buf, err = record.AppendEvent(buf[:0], &ev); err != nil {
+				j.Close()
+				return "", err
+			}
+			if _, err := j.Append(buf); err != nil {
+				j.Close()
+				return "", err
+			}
+		}
+	}
+	return path, j.Close()
+})
+
+// compactedAuthJournal is authJournal after a compaction: one Cookie event
+// per cookie, in compressed batches.
+var compactedAuthJournal = sync.OnceValues(func() (string, error) {
+	src, err := authJournal()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(scratch, "auth-compacted.dat")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", err
+	}
+	s, err := filestore.Open(path, openOptions())
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.Compact(); err != nil {
+		s.Close()
+		return "", err
+	}
+	return path, s.Close()
+})
+
+// openOptions are the options of a store that BenchmarkOpen opens: the
+// defaults, but nothing running in the background.
+func openOptions() filestore.Options {
+	return filestore.Options{Clock: testkit.NewClock().Now, CompactMinBytes: -1, JanitorInterval: -1}
+}
+
+// BenchmarkOpen measures what a restart costs with a million logged-in
+// cookies, in this process: open the file store on the journal of
+// bench/peers (auth) and on that journal compacted (auth/compacted), until
+// the store answers. It reports the events replayed per second, the Go heap
+// that the open store keeps per cookie (bytes/cookie) and the heap objects
+// per cookie, and what the open allocated per event. A fresh process pays
+// more for the same open, as the memory is new to it; bench/peers measures
+// that.
+func BenchmarkOpen(b *testing.B) {
+	b.Run("auth/cookies=1000000", func(b *testing.B) { benchOpen(b, authJournal) })
+	b.Run("auth/compacted/cookies=1000000", func(b *testing.B) { benchOpen(b, compactedAuthJournal) })
+}
+
+func benchOpen(b *testing.B, build func() (string, error)) {
+	path, err := build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var events, mallocs int64
+	var heap, objects float64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		s, err := filestore.Open(path, openOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&after)
+		mallocs += int64(after.Mallocs - before.Mallocs)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / openCookies
+		objects = (float64(after.HeapObjects) - float64(before.HeapObjects)) / openCookies
+		st := s.Stats()
+		if st.Cookies != openCookies {
+			b.Fatalf("%d cookies after open, want %d", st.Cookies, openCookies)
+		}
+		events += st.Replay.Events
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(heap, "bytes/cookie")
+	b.ReportMetric(objects, "objects/cookie")
+	b.ReportMetric(float64(mallocs)/float64(events), "allocs/event")
 }
 
 // BenchmarkGet measures parallel lookups of random existing cookies in an

@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
+	"cookiestore/index"
 	"cookiestore/journal"
-	"cookiestore/memstore"
 	"cookiestore/record"
 	"cookiestore/replay"
 )
@@ -78,18 +78,10 @@ func (s *Store) compact() (CompactStats, error) {
 
 // writeSnapshot writes every live cookie as one Cookie event, its creation,
 // lifetime and auth together, in batch frames, and returns how many cookies
-// it wrote.
+// it wrote. The events are encoded from the index's bytes as they are: an
+// authextra is never decoded.
 func (s *Store) writeSnapshot(appendFrame func([]byte) error) (int, error) {
-	batches := replay.NewBatcher(appendFrame)
-	cookies := 0
-	for c := range s.idx.All() {
-		ev := record.State(c)
-		if err := batches.Add(&ev); err != nil {
-			return cookies, err
-		}
-		cookies++
-	}
-	return cookies, batches.Flush()
+	return replay.WriteIndex(s.idx, appendFrame)
 }
 
 // startCompactionCheck measures the dead-byte ratio in the background, and
@@ -138,15 +130,14 @@ func (s *Store) checkCompaction() {
 // what a journal would hold, its header aside, if nothing in it were dead.
 // It is an upper bound of what a compaction writes (in compressed batch
 // frames), cheap enough to decide when to compact.
-func liveFrameBytes(idx *memstore.Store) int64 {
+func liveFrameBytes(idx *index.Index) int64 {
 	var total int64
 	var buf []byte
-	for c := range idx.All() {
-		ev := record.Create(c.Digest, c.Created, c.MaxAge)
-		if !c.Auth.IsZero() {
-			ev = record.State(c)
+	for v := range idx.Views() {
+		if !v.HasAuth() {
+			v.Kind = record.KindCreate
 		}
-		buf, _ = record.AppendEvent(buf[:0], &ev)
+		buf, _ = record.AppendView(buf[:0], v)
 		total += int64(journal.FrameHeaderSize + len(buf))
 	}
 	return total
@@ -197,7 +188,7 @@ func (s *Store) purge(ids []record.Digest) (int, error) {
 	defer s.unlockAll()
 	events := make([]record.Event, 0, len(ids))
 	for _, id := range ids {
-		if _, live := s.idx.Get(id); !live {
+		if !s.idx.Live(id) {
 			events = append(events, record.Delete(id, record.ReasonExpired))
 		}
 	}
@@ -212,7 +203,8 @@ func (s *Store) purge(ids []record.Digest) (int, error) {
 		return 0, fmt.Errorf("filestore: purge expired cookies: %w", err)
 	}
 	for i := range events {
-		s.idx.Apply(&events[i])
+		v := record.View{Kind: record.KindDelete, Digest: events[i].Digest, Reason: record.ReasonExpired}
+		s.idx.Apply(&v)
 	}
 	return len(events), nil
 }

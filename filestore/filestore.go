@@ -1,5 +1,5 @@
 // Package filestore is cookiestore's file backend: the in-memory index of
-// package memstore, fed by an append-only journal (package journal) and
+// package index, fed by an append-only journal (package journal) and
 // rebuilt from it at open (package replay).
 //
 // A cookie is known by the digest of its ID (record.Digest); the journal
@@ -50,8 +50,8 @@ import (
 	"time"
 	"unsafe"
 
+	"cookiestore/index"
 	"cookiestore/journal"
-	"cookiestore/memstore"
 	"cookiestore/record"
 	"cookiestore/replay"
 )
@@ -114,7 +114,7 @@ type Store struct {
 	now  func() time.Time
 
 	j   *journal.Journal
-	idx *memstore.Store
+	idx *index.Index
 
 	// stripes order the mutations of each cookie: a mutation holds its
 	// cookie's stripe from its check to its apply, append and fdatasync
@@ -142,14 +142,15 @@ type Store struct {
 
 // Errors that callers test with errors.Is. They are the values of the
 // packages that produce them, so that one import serves: a Store's
-// ErrNotFound is memstore's, and its ErrLocked the journal's.
+// ErrNotFound is the index's (and so memstore's), and its ErrLocked the
+// journal's.
 var (
 	// ErrClosed is returned by calls on a closed Store.
 	ErrClosed = errors.New("filestore: closed")
 	// ErrNotFound: no live cookie has the digest.
-	ErrNotFound = memstore.ErrNotFound
+	ErrNotFound = index.ErrNotFound
 	// ErrExists: a live cookie has the digest already.
-	ErrExists = memstore.ErrExists
+	ErrExists = index.ErrExists
 	// ErrLocked: another process holds the journal.
 	ErrLocked = journal.ErrLocked
 	// ErrCorrupt: the journal is damaged in the middle and needs repair.
@@ -192,7 +193,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	// The store runs its own janitor, which journals each purge.
-	s.idx = memstore.New(memstore.Options{Clock: s.now, JanitorInterval: -1})
+	s.idx = index.New(index.Options{Clock: s.now})
 	j, st, err := replay.Open(path, s.idx, journal.Options{
 		Sync:         opts.Sync,
 		SyncInterval: opts.SyncInterval,
@@ -201,7 +202,6 @@ func Open(path string, opts Options) (*Store, error) {
 		OnSync:       opts.OnSync,
 	})
 	if err != nil {
-		s.idx.Close()
 		return nil, err
 	}
 	s.j = j
@@ -219,7 +219,6 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		if _, err := s.Compact(); err != nil {
 			s.j.Close()
-			s.idx.Close()
 			return nil, fmt.Errorf("filestore: %s: %w", why, err)
 		}
 		if upgrade {
@@ -253,12 +252,12 @@ func (s *Store) DigestsByAuthID(authid string) []record.Digest { return s.idx.Di
 // only once the cookie is durable. It returns ErrExists if a live cookie
 // already has the digest.
 func (s *Store) Create(c record.Cookie) error {
-	if err := memstore.ValidateNew(c); err != nil {
+	if err := index.ValidateNew(c); err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
 	m := s.lock(c.Digest)
 	defer s.unlock(m)
-	if _, ok := s.idx.Get(c.Digest); ok {
+	if s.idx.Live(c.Digest) {
 		return ErrExists
 	}
 	ev := record.Create(c.Digest, c.Created, c.MaxAge)
@@ -274,7 +273,7 @@ func (s *Store) Create(c record.Cookie) error {
 // leaves next created and old live; that is safe, as old never carried the
 // login. It returns ErrNotFound if old is not live, and ErrExists if next is.
 func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
-	if err := memstore.ValidateNew(next); err != nil {
+	if err := index.ValidateNew(next); err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
 	if old == next.Digest {
@@ -282,10 +281,10 @@ func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
 	}
 	unlock := s.lockTwo(old, next.Digest)
 	defer unlock()
-	if _, ok := s.idx.Get(old); !ok {
+	if !s.idx.Live(old) {
 		return ErrNotFound
 	}
-	if _, ok := s.idx.Get(next.Digest); ok {
+	if s.idx.Live(next.Digest) {
 		return ErrExists
 	}
 	state, rotated := record.State(next), record.Rotated(old, next.Digest)
@@ -298,7 +297,7 @@ func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
 func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
 	m := s.lock(d)
 	defer s.unlock(m)
-	if _, ok := s.idx.Get(d); !ok {
+	if !s.idx.Live(d) {
 		return ErrNotFound
 	}
 	ev := record.Update(d, a)
@@ -310,7 +309,7 @@ func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
 func (s *Store) Delete(d record.Digest, why record.DeleteReason) error {
 	m := s.lock(d)
 	defer s.unlock(m)
-	if _, ok := s.idx.Get(d); !ok {
+	if !s.idx.Live(d) {
 		return ErrNotFound
 	}
 	ev := record.Delete(d, why)
@@ -386,7 +385,6 @@ func (s *Store) Close() error {
 	s.compactMu.Lock() // let a running compaction finish first
 	s.closeErr = s.j.Close()
 	s.compactMu.Unlock()
-	s.idx.Close()
 	return s.closeErr
 }
 
@@ -442,36 +440,37 @@ func (s *Store) unlockAll() {
 // commit encodes evs into a pooled buffer, appends them to the journal, one
 // frame each, in one write and, once they are as durable as the sync mode
 // says, applies them to the index: the order every mutation keeps, under its
-// stripe locks.
+// stripe locks. What the index gets is each payload the journal holds,
+// parsed as a replay parses it.
 func (s *Store) commit(evs ...*record.Event) error {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
 	var err error
-	if len(evs) == 1 {
-		var b []byte
-		if b, err = record.AppendEvent((*bp)[:0], evs[0]); err != nil {
+	var frames [2][]byte
+	b := (*bp)[:0]
+	for i, ev := range evs {
+		start := len(b)
+		if b, err = record.AppendEvent(b, ev); err != nil {
 			return fmt.Errorf("filestore: %w", err)
 		}
-		*bp = b
-		_, err = s.j.Append(b)
+		frames[i] = b[start:len(b):len(b)]
+	}
+	*bp = b
+	if len(evs) == 1 {
+		_, err = s.j.Append(frames[0])
 	} else {
-		b := (*bp)[:0]
-		var frames [][]byte
-		for _, ev := range evs {
-			start := len(b)
-			if b, err = record.AppendEvent(b, ev); err != nil {
-				return fmt.Errorf("filestore: %w", err)
-			}
-			frames = append(frames, b[start:len(b):len(b)])
-		}
-		*bp = b
-		_, err = s.j.AppendBatch(frames)
+		_, err = s.j.AppendBatch(frames[:len(evs)])
 	}
 	if err != nil {
 		return fmt.Errorf("filestore: append %s of a cookie: %w", evs[0].Kind, err)
 	}
-	for _, ev := range evs {
-		s.idx.Apply(ev)
+	for _, p := range frames[:len(evs)] {
+		var v record.View
+		if err := record.Parse(p, record.V2, &v); err != nil {
+			// AppendEvent wrote it: only a bug can bring us here.
+			panic(fmt.Sprintf("filestore: an event it encoded does not parse: %v", err))
+		}
+		s.idx.Apply(&v)
 	}
 	if s.opts.CompactMinBytes > 0 && s.j.Size() >= s.nextCheck.Load() {
 		s.startCompactionCheck()

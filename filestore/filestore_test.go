@@ -204,6 +204,9 @@ func TestDeleteByAuthID(t *testing.T) {
 // TestModelReplay runs random operation sequences against the file store and
 // against the memory backend as the model, then checks that the store, and
 // the store reopened from its journal, hold exactly what the model holds.
+// Logins are set, replaced and cleared, with authextras; "crowd" logs in on
+// thousands of cookies (up to 1,500 live at once), and is revoked now and
+// then; compactions rewrite it all in between.
 func TestModelReplay(t *testing.T) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -213,7 +216,8 @@ func TestModelReplay(t *testing.T) {
 			s := open(t, path, Options{Clock: clk.Now, Sync: journal.SyncNone, CompactMinBytes: -1, JanitorInterval: -1})
 			model := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
 			defer model.Close()
-			principals := []string{"alice", "bob", "carol"}
+			principals := []string{"alice", "bob", "carol", "crowd"}
+			crowd := 0
 			for op := range 2000 {
 				n := rng.IntN(60)
 				switch r := rng.IntN(100); {
@@ -232,8 +236,17 @@ func TestModelReplay(t *testing.T) {
 					next := record.Cookie{Digest: dg(id(rng.IntN(60))), Created: clk.Now(), MaxAge: time.Duration(1+rng.IntN(100)) * time.Second,
 						Auth: record.Auth{AuthID: principals[rng.IntN(3)], AuthMethod: "ticket"}}
 					sameError(t, op, s.Rotate(dg(id(n)), next), model.Rotate(dg(id(n)), next))
+				case r < 84:
+					// The crowd logs in on 250 more cookies, created with
+					// their login as a rotation creates them.
+					for range 250 {
+						crowd++
+						c := record.Cookie{Digest: dg(fmt.Sprintf("crowd%018d", crowd%5000)), Created: clk.Now(), MaxAge: time.Duration(1+rng.IntN(200)) * time.Second,
+							Auth: record.Auth{AuthID: "crowd", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "r", AuthExtra: map[string]any{"n": int64(crowd % 3)}}}
+						sameError(t, op, s.Create(c), model.Create(c))
+					}
 				case r < 85:
-					p := principals[rng.IntN(3)]
+					p := principals[rng.IntN(4)]
 					got, err1 := s.DeleteByAuthID(p)
 					want, err2 := model.DeleteByAuthID(p)
 					sameError(t, op, err1, err2)

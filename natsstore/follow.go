@@ -57,7 +57,7 @@ func (s *Store) handle(msg jetstream.Msg) {
 		// out: the cookie expired (or its tombstone did, and then nobody
 		// is left to tell).
 		ev := record.Delete(d, record.ReasonExpired)
-		s.idx.Apply(&ev)
+		s.apply(&ev)
 		s.notify(ev)
 	} else {
 		var ev record.Event
@@ -68,9 +68,9 @@ func (s *Store) handle(msg jetstream.Msg) {
 		case ev.Digest != d:
 			s.log.Warn("nats store: message names another cookie than its subject", "seq", seq)
 		case ev.Kind == record.KindCookie:
-			s.idx.Apply(&ev)
+			s.apply(&ev)
 		case ev.Kind == record.KindDelete:
-			s.idx.Apply(&ev)
+			s.apply(&ev)
 			s.notify(ev)
 		default:
 			s.log.Warn("nats store: unexpected event kind", "seq", seq, "kind", ev.Kind)
@@ -187,6 +187,15 @@ func (s *Store) wake(applied uint64) {
 // the follower, and applies ev itself if the follower is slow.
 func (s *Store) applyLate(ctx context.Context, seq uint64, ev *record.Event) {
 	if !s.waitApplied(ctx, seq) {
-		s.idx.Apply(ev)
+		s.apply(ev)
+	}
+}
+
+// apply applies ev to this node's index. Every event it gets was decoded
+// from the stream or encoded for it, so the index can hold it; an error
+// here is a bug, logged rather than lost.
+func (s *Store) apply(ev *record.Event) {
+	if err := s.idx.ApplyEvent(ev); err != nil {
+		s.log.Error("nats store: cannot apply an event to the index", "cookie", ev.Digest, "err", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"cookiestore/index"
 	"cookiestore/record"
 )
 
@@ -120,7 +121,7 @@ func (s *Store) loadSnapshot(info *jetstream.StreamInfo) uint64 {
 		// The index may hold part of the file: start again empty.
 		for c := range s.idx.All() {
 			ev := record.Delete(c.Digest, record.ReasonUnspecified)
-			s.idx.Apply(&ev)
+			s.apply(&ev)
 		}
 		return 0
 	}
@@ -174,9 +175,11 @@ func (s *Store) readSnapshot(info *jetstream.StreamInfo) (seq uint64, n int, err
 	case count > uint64(len(r))/5:
 		return bad("count larger than the file")
 	}
-	s.idx.Grow(int(count))
-	now := s.now()
-	batch := make([]record.Event, 0, 1024)
+	s.idx.Reserve(index.Size{Cookies: int(count)})
+	now := s.now().UnixNano()
+	// The events are parsed where they lie in the file, which the index
+	// copies what it keeps from: no allocation per cookie.
+	batch := make([]record.View, 0, 1024)
 	for i := uint64(0); i < count; i++ {
 		if len(r) < 4 {
 			return bad("truncated")
@@ -185,15 +188,16 @@ func (s *Store) readSnapshot(info *jetstream.StreamInfo) (seq uint64, n int, err
 		if len(r) < 4+l {
 			return bad("truncated")
 		}
-		var ev record.Event
-		if err := record.DecodeEvent(r[4:4+l], record.V2, &ev); err != nil || ev.Kind != record.KindCookie {
+		batch = batch[:len(batch)+1]
+		v := &batch[len(batch)-1]
+		if err := record.Parse(r[4:4+l], record.V2, v); err != nil || v.Kind != record.KindCookie {
 			return bad(fmt.Sprintf("cookie %d: %v", i, err))
 		}
 		r = r[4+l:]
-		if ev.Cookie().ExpiredAt(now) {
+		if v.Created+v.MaxAge <= now { // expired since the snapshot
+			batch = batch[:len(batch)-1]
 			continue
 		}
-		batch = append(batch, ev)
 		if len(batch) == cap(batch) {
 			s.idx.ApplyAll(batch)
 			batch = batch[:0]

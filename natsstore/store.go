@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"cookiestore/memstore"
+	"cookiestore/index"
 	"cookiestore/record"
 )
 
@@ -93,7 +93,7 @@ type Store struct {
 	created time.Time // the stream's creation time, which names this incarnation of it
 	prefix  string    // SubjectPrefix + "."
 
-	idx *memstore.Store
+	idx *index.Index
 
 	// The follower's position.
 	applied   atomic.Uint64 // the last stream sequence applied to idx
@@ -216,7 +216,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return fail(err)
 	}
 	s.created = info.Created
-	s.idx = memstore.New(memstore.Options{Clock: s.now})
+	s.idx = index.New(index.Options{Clock: s.now})
 	s.lastSeq.Store(info.State.LastSeq)
 
 	start := uint64(0)
@@ -231,7 +231,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.cancel = cancel
 	if err := s.follow(ctx, start); err != nil {
 		cancel()
-		_ = s.idx.Close()
 		return fail(err)
 	}
 	go s.background(runCtx)
@@ -288,15 +287,15 @@ func (s *Store) Get(d record.Digest) (record.Cookie, bool) {
 }
 
 // Create stores the new cookie c, with its auth if it carries one. It fails
-// with an error wrapping memstore.ErrExists if the cookie's subject already
+// with an error wrapping index.ErrExists if the cookie's subject already
 // has a message: a live cookie, or one deleted or expired, whose ID is not
 // to be issued again.
 func (s *Store) Create(c record.Cookie) error {
-	if err := memstore.ValidateNew(c); err != nil {
+	if err := index.ValidateNew(c); err != nil {
 		return err
 	}
 	if _, ok := s.idx.Get(c.Digest); ok {
-		return fmt.Errorf("create cookie %s: %w", c.Digest, memstore.ErrExists)
+		return fmt.Errorf("create cookie %s: %w", c.Digest, index.ErrExists)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
@@ -307,7 +306,7 @@ func (s *Store) Create(c record.Cookie) error {
 }
 
 // SetAuth replaces the auth tuple of the live cookie d; the zero Auth clears
-// it. It fails with memstore.ErrNotFound if no live cookie has the digest.
+// it. It fails with index.ErrNotFound if no live cookie has the digest.
 func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
@@ -323,7 +322,7 @@ func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
 }
 
 // Delete deletes the live cookie d for the reason why: a tombstone on its
-// subject, which every node applies. It fails with memstore.ErrNotFound if
+// subject, which every node applies. It fails with index.ErrNotFound if
 // no live cookie has the digest.
 func (s *Store) Delete(d record.Digest, why record.DeleteReason) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
@@ -339,12 +338,12 @@ func (s *Store) Delete(d record.Digest, why record.DeleteReason) error {
 
 // Rotate replaces the live cookie old by next, which carries the auth of a
 // login: next is published (create-only), then old's Rotated tombstone. It
-// fails with memstore.ErrNotFound, changing nothing, if old is not live, and
-// with memstore.ErrExists if next's subject is taken. If old is deleted by
+// fails with index.ErrNotFound, changing nothing, if old is not live, and
+// with index.ErrExists if next's subject is taken. If old is deleted by
 // someone else between the two publishes, next is deleted again and the
-// error wraps memstore.ErrNotFound.
+// error wraps index.ErrNotFound.
 func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
-	if err := memstore.ValidateNew(next); err != nil {
+	if err := index.ValidateNew(next); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
@@ -354,7 +353,7 @@ func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
 		return fmt.Errorf("rotate cookie %s: %w", old, err)
 	}
 	if !st.live {
-		return fmt.Errorf("rotate cookie %s: %w", old, memstore.ErrNotFound)
+		return fmt.Errorf("rotate cookie %s: %w", old, index.ErrNotFound)
 	}
 	nextSeq, err := s.publishState(ctx, next, 0)
 	if err != nil {
@@ -363,7 +362,7 @@ func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
 	_, err = s.changeFrom(ctx, old, st, func(st state) (uint64, error) {
 		return s.publishTombstone(ctx, st, record.Rotated(old, next.Digest))
 	})
-	if errors.Is(err, memstore.ErrNotFound) {
+	if errors.Is(err, index.ErrNotFound) {
 		// old went away meanwhile: the login must not outlive it.
 		_, derr := s.publishTombstone(ctx, state{seq: nextSeq, cookie: next, live: true}, record.Delete(next.Digest, record.ReasonUnspecified))
 		return errors.Join(fmt.Errorf("rotate cookie %s: %w", old, err), derr)
@@ -385,7 +384,7 @@ func (s *Store) DeleteByAuthID(authid string) ([]record.Digest, error) {
 		switch {
 		case err == nil:
 			deleted = append(deleted, d)
-		case errors.Is(err, memstore.ErrNotFound):
+		case errors.Is(err, index.ErrNotFound):
 		default:
 			errs = append(errs, err)
 		}
@@ -442,7 +441,6 @@ func (s *Store) Close() error {
 		if s.ownConn {
 			s.nc.Close()
 		}
-		s.closeErr = errors.Join(s.closeErr, s.idx.Close())
 	})
 	return s.closeErr
 }

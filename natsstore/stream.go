@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
-	"cookiestore/memstore"
+	"cookiestore/index"
 	"cookiestore/record"
 )
 
@@ -207,7 +207,7 @@ func (s *Store) change(ctx context.Context, d record.Digest, fn func(state) (uin
 func (s *Store) changeFrom(ctx context.Context, d record.Digest, st state, fn func(state) (uint64, error)) (uint64, error) {
 	for {
 		if !st.live {
-			return 0, memstore.ErrNotFound
+			return 0, index.ErrNotFound
 		}
 		seq, err := fn(st)
 		if !errors.Is(err, errConflict) {
@@ -221,7 +221,7 @@ func (s *Store) changeFrom(ctx context.Context, d record.Digest, st state, fn fu
 
 // publishState publishes the whole state of c on its subject, expecting
 // the subject's last sequence to be after (0: a new cookie). A conflict on
-// a new cookie is memstore.ErrExists.
+// a new cookie is index.ErrExists.
 func (s *Store) publishState(ctx context.Context, c record.Cookie, after uint64) (uint64, error) {
 	ev := record.State(c)
 	data, err := record.AppendEvent(nil, &ev)
@@ -230,7 +230,7 @@ func (s *Store) publishState(ctx context.Context, c record.Cookie, after uint64)
 	}
 	seq, err := s.publish(ctx, s.subject(c.Digest), data, c.Expires().Sub(s.now()), after)
 	if after == 0 && errors.Is(err, errConflict) {
-		return 0, memstore.ErrExists
+		return 0, index.ErrExists
 	}
 	// A new cookie is not waited for: a read that misses it in the index
 	// finds it in the stream. A change must show at once, here.

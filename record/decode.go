@@ -121,6 +121,14 @@ func Parse(p []byte, version int, v *View) error {
 }
 
 func parse(p []byte, version int, v *View) error {
+	if version == V2 && parseFast(p, v) {
+		return nil
+	}
+	return parseGeneral(p, version, v)
+}
+
+// parseGeneral is parse for any payload, one msgpack value at a time.
+func parseGeneral(p []byte, version int, v *View) error {
 	if version != V1 && version != V2 {
 		return fmt.Errorf("payload version %d is not supported", version)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -66,7 +68,35 @@ func TestEventRoundTrip(t *testing.T) {
 			if !bytes.Equal(p, again) {
 				t.Fatal("two encodings of one event differ")
 			}
+			// A view of the event encodes to the same bytes, and so does
+			// a view whose authextra AppendExtra encoded.
+			var v View
+			if err := Parse(p, V2, &v); err != nil {
+				t.Fatal(err)
+			}
+			if fromView, err := AppendView([]byte("x"), &v); err != nil || !bytes.Equal(fromView[1:], p) || fromView[0] != 'x' {
+				t.Fatalf("AppendView = %x, %v; want x followed by %x", fromView, err, p)
+			}
+			extra, err := AppendExtra([]byte("x"), tt.ev.Auth.AuthExtra)
+			if err != nil || !bytes.Equal(extra[1:], v.Extra) || extra[0] != 'x' {
+				t.Fatalf("AppendExtra = %x, %v; want x followed by the view's %x", extra, err, v.Extra)
+			}
 		})
+	}
+}
+
+func TestAppendViewAndExtraErrors(t *testing.T) {
+	if out, err := AppendView([]byte("keep"), &View{Kind: KindBatch}); err == nil || string(out) != "keep" {
+		t.Errorf("AppendView of a batch = %q, %v", out, err)
+	}
+	if out, err := AppendView([]byte("keep"), &View{Kind: KindDelete, Reason: 0x80}); err == nil || string(out) != "keep" {
+		t.Errorf("AppendView of a delete with reason 0x80 = %q, %v", out, err)
+	}
+	if out, err := AppendExtra([]byte("keep"), map[string]any{"ch": make(chan int)}); err == nil || string(out) != "keep" {
+		t.Errorf("AppendExtra of a channel = %q, %v", out, err)
+	}
+	if out, err := AppendExtra([]byte("keep"), map[string]any{}); err != nil || string(out) != "keep" {
+		t.Errorf("AppendExtra of an empty map = %q, %v; want nothing appended", out, err)
 	}
 }
 
@@ -147,6 +177,18 @@ func TestAppendEventDoesNotAllocate(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per AppendEvent, want 0", ev.Kind, allocs)
+		}
+		p, _ := AppendEvent(nil, &ev)
+		var v View
+		if err := Parse(p, V2, &v); err != nil {
+			t.Fatal(err)
+		}
+		if allocs := testing.AllocsPerRun(1000, func() {
+			if _, err := AppendView(buf[:0], &v); err != nil {
+				t.Fatal(err)
+			}
+		}); allocs != 0 {
+			t.Errorf("%s: %v allocations per AppendView, want 0", ev.Kind, allocs)
 		}
 	}
 }
@@ -401,6 +443,197 @@ func BenchmarkParseCookie(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := Parse(p, V2, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseFastPath checks that the events AppendEvent writes take the fast
+// path, and that other encodings of events, which other writers may use,
+// take the general one and read the same.
+func TestParseFastPath(t *testing.T) {
+	flat := Auth{AuthID: "alice", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1",
+		AuthExtra: map[string]any{"tenant": "t7", "n": int64(-3), "big": int64(1) << 40, "f": 1.5, "ok": true, "none": nil, "s": strings.Repeat("s", 300)}}
+	for _, ev := range []Event{Create(dA, t0, time.Hour), Update(dA, flat), Update(dA, Auth{}), Update(dA, Auth{AuthID: "bob", AuthExtra: map[string]any{}}),
+		Delete(dA, ReasonLogout), Rotated(dA, dB), State(Cookie{Digest: dA, Created: t0, MaxAge: time.Hour, Auth: flat})} {
+		p, err := AppendEvent(nil, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fast, general View
+		if !parseFast(p, &fast) {
+			t.Errorf("%s: AppendEvent's encoding missed the fast path", ev.Kind)
+			continue
+		}
+		if err := parseGeneral(p, V2, &general); err != nil || !reflect.DeepEqual(fast, general) {
+			t.Errorf("%s: fast %+v, general %+v, %v", ev.Kind, fast, general, err)
+		}
+	}
+	nested, _ := AppendEvent(nil, &Event{Kind: KindUpdate, Digest: dA, Auth: fullAuth()})
+	compact := []byte{0x94, 0x01, 0xc4, 0x10}
+	compact = append(append(compact, dA[:]...), 0x05, 0x06) // small ints, not int64
+	trailing, _ := AppendEvent(nil, &Event{Kind: KindCreate, Digest: dA, Created: t0, MaxAge: time.Hour})
+	trailing = append(trailing[:len(trailing):len(trailing)], 0x00)
+	for name, p := range map[string][]byte{"nested authextra": nested, "compact integers": compact, "a byte after the event": trailing} {
+		var v View
+		if parseFast(p, &v) {
+			t.Errorf("%s: took the fast path", name)
+		}
+	}
+	var v View
+	if err := Parse(nested, V2, &v); err != nil || len(v.Extra) == 0 {
+		t.Errorf("nested authextra: %v", err)
+	}
+	if err := Parse(compact, V2, &v); err != nil || v.Created != 5 || v.MaxAge != 6 {
+		t.Errorf("compact integers: %+v, %v", v, err)
+	}
+	if err := Parse(trailing, V2, &v); err == nil {
+		t.Error("a byte after the event was accepted")
+	}
+}
+
+// BenchmarkParseFrames parses the two events of bench/peers' workload, a
+// Create and an Update with a two-key authextra, as a replay parses each
+// frame of a journal as written.
+func BenchmarkParseFrames(b *testing.B) {
+	a := Auth{AuthID: "user-12345", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: map[string]any{"tenant": "t7", "plan": "pro"}}
+	for _, ev := range []Event{Create(dA, t0, time.Hour), Update(dA, a)} {
+		p, _ := AppendEvent(nil, &ev)
+		b.Run(ev.Kind.String(), func(b *testing.B) {
+			var v View
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Parse(p, V2, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestFlatExtraIsTheLibrarys holds appendFlatExtra to the bytes of the
+// msgpack library, as appendExtra sets it up, for every value it encodes
+// and at the edges of every encoding's range.
+func TestFlatExtraIsTheLibrarys(t *testing.T) {
+	values := []any{nil, true, false, "", "s", strings.Repeat("x", 31), strings.Repeat("x", 32), strings.Repeat("x", 255),
+		strings.Repeat("x", 256), strings.Repeat("x", 65535), strings.Repeat("x", 65536),
+		0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, math.MaxInt64, -1, -32, -33, -128, -129, -32768, -32769,
+		math.MinInt32, math.MinInt32 - 1, math.MinInt64, int64(5), int64(-200), uint(300), uint64(math.MaxUint64),
+		0.0, 1.5, -2.25, math.Inf(1), math.NaN(), math.MaxFloat64}
+	library := func(m map[string]any) []byte {
+		en := extraEncoders.Get().(*extraEncoder)
+		defer extraEncoders.Put(en)
+		en.w.b = nil
+		if err := en.enc.EncodeMapSorted(m); err != nil {
+			t.Fatal(err)
+		}
+		return en.w.b
+	}
+	check := func(m map[string]any) {
+		t.Helper()
+		got, ok := appendFlatExtra(nil, m)
+		if !ok {
+			t.Fatalf("%v: not taken as flat", m)
+		}
+		if want := library(m); !bytes.Equal(got, want) {
+			t.Fatalf("%v:\nflat    %x\nlibrary %x", m, got, want)
+		}
+	}
+	for i, v := range values {
+		check(map[string]any{"k": v})
+		check(map[string]any{"b": v, "a": values[(i+7)%len(values)], strings.Repeat("k", 40): values[(i+13)%len(values)]})
+	}
+	for _, n := range []int{0, 1, 15, 16} {
+		m := map[string]any{}
+		for i := range n {
+			m[fmt.Sprint("key", i)] = values[i%len(values)]
+		}
+		check(m)
+	}
+	for name, m := range map[string]map[string]any{
+		"too many keys": func() map[string]any {
+			m := map[string]any{}
+			for i := range maxFlatExtra + 1 {
+				m[fmt.Sprint(i)] = i
+			}
+			return m
+		}(),
+		"nested map": {"m": map[string]any{}},
+		"array":      {"a": []any{1}},
+		"int32":      {"i": int32(1)},
+		"bytes":      {"b": []byte{1}},
+	} {
+		if _, ok := appendFlatExtra(nil, m); ok {
+			t.Errorf("%s: taken as flat", name)
+		}
+		if out, err := AppendExtra(nil, m); err != nil || !bytes.Equal(out, library(m)) {
+			t.Errorf("%s: AppendExtra = %x, %v; want the library's bytes", name, out, err)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		_, _ = appendFlatExtra(make([]byte, 0, 64)[:0], map[string]any{"tenant": "t7", "plan": "pro"})
+	}); allocs > 1 { // the buffer
+		t.Errorf("appendFlatExtra allocates %v times", allocs)
+	}
+}
+
+// BenchmarkAppendUpdate encodes the Update of bench/peers' workload, a
+// login with a two-key authextra.
+func BenchmarkAppendUpdate(b *testing.B) {
+	ev := Update(dA, Auth{AuthID: "user-12345", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1", AuthExtra: map[string]any{"tenant": "t7", "plan": "pro"}})
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = AppendEvent(buf[:0], &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestDecodeFlatIsGeneral holds the flat decoder to the general one on the
+// maps it takes.
+func TestDecodeFlatIsGeneral(t *testing.T) {
+	for _, m := range []map[string]any{
+		{"tenant": "t7", "plan": "pro"},
+		{"n": int64(-3), "big": int64(1) << 40, "u": uint64(math.MaxUint64), "f": 1.5, "ok": true, "no": false, "none": nil, "s": strings.Repeat("s", 300)},
+		{},
+	} {
+		p, err := AppendExtra(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) == 0 {
+			continue
+		}
+		if !flatExtra(p) {
+			t.Fatalf("%v: not flat", m)
+		}
+		got, err := DecodeExtra(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := reader{p: p}
+		want, err := r.extraValue(0)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("flat %#v, general %#v, %v", got, want, err)
+		}
+	}
+	// A float32, which the library writes for a float32 value, decodes as
+	// a float64 on both paths.
+	p := []byte{0x81, 0xa1, 'f', 0xca, 0x3f, 0xc0, 0x00, 0x00}
+	if got, err := DecodeExtra(p); err != nil || got["f"] != 1.5 {
+		t.Fatalf("float32: %v, %v", got, err)
+	}
+}
+
+// BenchmarkDecodeExtra decodes bench/peers' authextra, as a Get of a
+// logged-in cookie does.
+func BenchmarkDecodeExtra(b *testing.B) {
+	p, _ := AppendExtra(nil, map[string]any{"tenant": "t7", "plan": "pro"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeExtra(p); err != nil {
 			b.Fatal(err)
 		}
 	}

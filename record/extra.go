@@ -52,13 +52,17 @@ func isStrCode(c byte) bool { return (c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c
 
 // DecodeExtra returns the authextra map encoded in p, as a View's Extra
 // holds it; nil for an empty map or none. It checks p as Parse does. It
-// never sizes a map or a slice from a count that p claims: containers grow
-// with the elements actually read, each of which takes at least one byte of
-// p, so its allocations are bounded by a constant times len(p), and p by
-// MaxExtraSize.
+// never sizes a map or a slice from a count that p claims beyond the 15
+// entries a fixmap holds: containers grow with the elements actually read,
+// each of which takes at least one byte of p, so its allocations are
+// bounded by a constant times len(p), and p by MaxExtraSize. The common
+// authextra, a small flat map, is decoded without the general walk.
 func DecodeExtra(p []byte) (map[string]any, error) {
 	if len(p) == 0 {
 		return nil, nil
+	}
+	if len(p) <= MaxExtraSize && flatExtra(p) {
+		return decodeFlat(p), nil
 	}
 	n, err := checkExtra(p)
 	if err != nil {
@@ -77,6 +81,23 @@ func DecodeExtra(p []byte) (map[string]any, error) {
 		return nil, nil
 	}
 	return m, nil
+}
+
+// decodeFlat decodes an authextra that flatExtra accepted: a fixmap of at
+// most 15 entries, which it sizes the map for, of flat values.
+func decodeFlat(p []byte) map[string]any {
+	n := int(p[0] & 0x0f)
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]any, n)
+	r := reader{p: p[1:]}
+	for range n {
+		k, _ := r.str()
+		v, _ := r.extraValue(1) // flatExtra has vouched for it
+		m[string(k)] = v
+	}
+	return m
 }
 
 // extraValue decodes one authextra value; checkExtra has vouched for the

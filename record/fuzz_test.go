@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"runtime/metrics"
 	"strings"
 	"testing"
@@ -61,6 +62,14 @@ func FuzzParse(f *testing.F) {
 		}
 		if (perr == nil) != (derr == nil) {
 			t.Fatalf("Parse says %v, DecodeEvent says %v", perr, derr)
+		}
+		// The fast path accepts only what the general one accepts, and
+		// reads it the same.
+		var fast, general View
+		if ver == V2 && parseFast(p, &fast) {
+			if err := parseGeneral(p, V2, &general); err != nil || !reflect.DeepEqual(fast, general) {
+				t.Fatalf("the fast path read %+v, the general one %+v, %v", fast, general, err)
+			}
 		}
 		if perr != nil {
 			if !errors.Is(perr, ErrMalformed) || !errors.Is(derr, ErrMalformed) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"cookiestore/index"
 	"cookiestore/journal"
 	"cookiestore/record"
 )
@@ -115,11 +116,25 @@ func appendItem(raw []byte, e *record.Event) ([]byte, error) {
 	if e.Kind == record.KindBatch {
 		return raw, errors.New("a batch inside a batch")
 	}
+	return appendFramed(raw, func(b []byte) ([]byte, error) { return record.AppendEvent(b, e) })
+}
+
+// appendViewItem is appendItem for an event as a View shows it.
+func appendViewItem(raw []byte, v *record.View) ([]byte, error) {
+	if v.Kind == record.KindBatch {
+		return raw, errors.New("a batch inside a batch")
+	}
+	return appendFramed(raw, func(b []byte) ([]byte, error) { return record.AppendView(b, v) })
+}
+
+// appendFramed appends what enc appends to raw, after its length as a
+// uvarint.
+func appendFramed(raw []byte, enc func([]byte) ([]byte, error)) ([]byte, error) {
 	// The event goes after a one-byte length, moved along if its length
 	// needs more bytes; most events are shorter than 128.
 	start := len(raw)
 	raw = append(raw, 0)
-	raw, err := record.AppendEvent(raw, e)
+	raw, err := enc(raw)
 	if err != nil {
 		return raw[:start], err
 	}
@@ -177,6 +192,37 @@ func (b *Batcher) Add(e *record.Event) error {
 	if b.raw, err = appendItem(b.raw, e); err != nil {
 		return fmt.Errorf("encode batch: %w", err)
 	}
+	return b.added()
+}
+
+// AddView is Add for an event as a View shows it, such as those that
+// index.Index.Views yields: the event is encoded from its bytes, without
+// decoding anything (see record.AppendView).
+func (b *Batcher) AddView(v *record.View) error {
+	var err error
+	if b.raw, err = appendViewItem(b.raw, v); err != nil {
+		return fmt.Errorf("encode batch: %w", err)
+	}
+	return b.added()
+}
+
+// WriteIndex writes the state of idx as a compaction writes a journal: one
+// Cookie event for each live cookie, packed by a Batcher, each payload
+// handed to emit. It returns how many cookies it wrote. The file store
+// compacts with it, and `cookiestore stats` predicts a compaction's size.
+func WriteIndex(idx *index.Index, emit func(payload []byte) error) (int, error) {
+	batches := NewBatcher(emit)
+	cookies := 0
+	for v := range idx.Views() {
+		if err := batches.AddView(v); err != nil {
+			return cookies, err
+		}
+		cookies++
+	}
+	return cookies, batches.Flush()
+}
+
+func (b *Batcher) added() error {
 	b.count++
 	if len(b.raw) >= batchTarget {
 		return b.Flush()
@@ -246,7 +292,7 @@ func getDecoder(limit int) (*zstd.Decoder, *sync.Pool, error) {
 // hands to fn is bounded in proportion to len(p) (see contentLimit).
 func DecodePayload(p []byte, version int, fn func(e *record.Event) error) error {
 	var d decoder
-	_, err := d.decode(p, version, func(v *record.View) error {
+	_, err := d.decode(p, version, nil, func(v *record.View) error {
 		e, err := v.Event()
 		if err != nil {
 			return err
@@ -262,27 +308,27 @@ func DecodePayload(p []byte, version int, fn func(e *record.Event) error) error 
 // batch's content it allocates nothing.
 func ParsePayload(p []byte, version int, fn func(v *record.View) error) error {
 	var d decoder
-	_, err := d.decode(p, version, fn)
+	_, err := d.decode(p, version, nil, fn)
 	return err
 }
 
-// decoder holds what decoding reuses from one payload to the next: the view
-// handed to fn, and the buffer a batch decompresses into. Replay keeps one
-// for the whole journal.
+// decoder holds the view that decoding hands to fn, reused from one event
+// to the next, unless into gives a view for each event of a batch.
 type decoder struct {
 	view record.View
-	raw  *[]byte // decompressed batch content; from the scratch pool if nil
+	into func() *record.View // where each event of a batch is parsed; nil for view
 }
 
 // decode decodes payload p, calling fn for each event, and reports whether
-// p was a batch.
-func (d *decoder) decode(p []byte, version int, fn func(v *record.View) error) (batch bool, err error) {
+// p was a batch. A batch decompresses into *raw, or a buffer from the
+// scratch pool if raw is nil.
+func (d *decoder) decode(p []byte, version int, raw *[]byte, fn func(v *record.View) error) (batch bool, err error) {
 	k, err := record.PeekKind(p)
 	if err != nil {
 		return false, err
 	}
 	if k == record.KindBatch {
-		return true, d.decodeBatch(p, version, fn)
+		return true, d.decodeBatch(p, version, raw, fn)
 	}
 	if err := record.Parse(p, version, &d.view); err != nil {
 		return false, err
@@ -290,8 +336,9 @@ func (d *decoder) decode(p []byte, version int, fn func(v *record.View) error) (
 	return false, fn(&d.view)
 }
 
-// decodeBatch decodes a batch payload.
-func (d *decoder) decodeBatch(p []byte, version int, fn func(v *record.View) error) error {
+// decodeBatch decodes a batch payload, decompressing it into *bufp, or a
+// buffer from the scratch pool if bufp is nil.
+func (d *decoder) decodeBatch(p []byte, version int, bufp *[]byte, fn func(v *record.View) error) error {
 	count, comp, err := record.ParseBatch(p)
 	if err != nil {
 		return err
@@ -299,7 +346,6 @@ func (d *decoder) decodeBatch(p []byte, version int, fn func(v *record.View) err
 	if len(comp) == 0 {
 		return fmt.Errorf("%w: batch: no zstd frame", record.ErrMalformed)
 	}
-	bufp := d.raw
 	if bufp == nil {
 		bufp = scratch.Get().(*[]byte)
 		defer putScratch(bufp)
@@ -340,10 +386,14 @@ func (d *decoder) decodeBatch(p []byte, version int, fn func(v *record.View) err
 		size, m := binary.Uvarint(rest)
 		item := rest[m : m+int(size)]
 		rest = rest[m+int(size):]
-		if err := record.Parse(item, version, &d.view); err != nil {
+		v := &d.view
+		if d.into != nil {
+			v = d.into()
+		}
+		if err := record.Parse(item, version, v); err != nil {
 			return fmt.Errorf("batch event %d: %w", i, err)
 		}
-		if err := fn(&d.view); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}

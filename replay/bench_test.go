@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/index"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
-	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
@@ -67,8 +67,8 @@ func BenchmarkReplayPayloads(b *testing.B) {
 			b.ReportAllocs()
 			clk := testkit.NewClock()
 			for b.Loop() {
-				idx := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
-				r := newReplayer(idx)
+				idx := index.New(index.Options{Clock: clk.Now})
+				r := newReplayer(idx, appliers())
 				r.fileSize = bc.bytes // as Open does from the file's size
 				off := int64(journal.HeaderSize)
 				for _, p := range bc.payloads {
@@ -122,11 +122,10 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	}
 	var d decoder
 	var raw []byte
-	d.raw = &raw
 	count := func(*record.View) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := d.decode(p, record.V2, count); err != nil {
+		if _, err := d.decode(p, record.V2, &raw, count); err != nil {
 			b.Fatal(err)
 		}
 	}

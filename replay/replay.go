@@ -1,8 +1,8 @@
 // Package replay turns a journal back into an index: it reads every frame of a
-// journal, decodes the events in each payload, and applies them in order to a
-// [memstore.Store], counting what it saw.
+// journal, decodes the events in each payload, and applies them in order to an
+// [index.Index], counting what it saw.
 //
-//	idx := memstore.New(memstore.Options{})
+//	idx := index.New(index.Options{})
 //	j, stats, err := replay.Open(path, idx, journal.Options{})
 //	if err != nil {
 //		return err
@@ -21,6 +21,18 @@
 //
 // Events in a batch apply in order, exactly as if each had its own frame.
 //
+// # Replay
+//
+// [Open] parses each event where it lies (a record.View) on the goroutine
+// that reads the journal, and hands runs of them to a goroutine per core,
+// each of which applies the events of its own shards of the index
+// (index.ApplyShard): events on one cookie stay in order, and events on
+// different cookies, which commute, are applied in parallel. Nothing is
+// allocated per event: a run keeps the frames' bytes, or a batch's
+// decompressed content, and the index copies what it keeps. Before the
+// first run is applied, the index is sized for the cookies that the run's
+// density of new cookies per journal byte predicts for the whole file.
+//
 // # Errors
 //
 // Every decoding error wraps record.ErrMalformed. The journal's checksums make
@@ -31,10 +43,13 @@ package replay
 
 import (
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"cookiestore/index"
 	"cookiestore/journal"
-	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
@@ -53,142 +68,250 @@ type Stats struct {
 	Duration     time.Duration // wall time of the whole Open
 }
 
-// replayer decodes payloads and applies their events to an index, counting
-// them. Decoding runs on the journal's reading goroutine, applying on one of
-// the replayer's own, so that the two share the work on two cores. Events go
-// from one to the other in runs of applyRun, and are applied through
-// memstore's ApplyAll, which is several times faster than one Apply per event
-// on an index too big for the processor's caches.
-type replayer struct {
-	idx     *memstore.Store
-	dec     decoder
-	raw     []byte         // decompression buffer, kept across batches
-	pending []record.Event // decoded, not yet handed over; nil until needed
-	stats   Stats
-	add     func(v *record.View) error // bound once, so that visit allocates no closure per frame
-
-	fileSize int64 // size of the journal file, to presize the index; 0 if unknown
-	sized    bool  // whether the index has been presized
-
-	runs int                 // runs allocated so far, at most maxRuns
-	work chan []record.Event // full runs, in order, for the applier
-	free chan []record.Event // runs the applier is done with
-	done chan struct{}       // closed once the applier has applied every run
+// A run is events that the reading goroutine parsed and hands to the
+// appliers together.
+type run struct {
+	views   []record.View         // the events, in journal order
+	buf     []byte                // the single-event payloads that views point into
+	raw     []byte                // the content of the batch that views point into
+	byShard [index.Shards][]int32 // indexes in views of each shard's events, in order
+	pending atomic.Int32          // appliers that have not finished the run
+	sample  sample                // what the run holds, for sizing the index
 }
 
-// applyRun is how many events make a run: some sixty per shard of the
-// index, enough for ApplyAll's look-ahead to pay, and half a megabyte of
-// events.
-// maxRuns bounds the runs in flight: one being filled, one being applied,
-// one waiting.
+// sample counts what a stretch of journal holds, to predict the whole
+// file from its start.
+type sample struct {
+	bytes      int64 // journal bytes: frame headers and payloads
+	cookies    int64 // Create and Cookie events, less Deletes
+	logins     int64 // events that set an auth tuple
+	extraBytes int64 // bytes of their authextras
+}
+
+// Sizes of a run: applyRun events are some hundred per shard, enough for
+// ApplyShard's look-ahead to pay; runBuf holds their payloads at a typical
+// size. A batch is a run of its own, whatever its count. maxRuns bounds the
+// runs in flight: one being filled, one per applier, one waiting.
 const (
-	applyRun = 4096
-	maxRuns  = 3
+	applyRun = 8192
+	runBuf   = 1 << 20
 )
 
-// newReplayer returns a replayer applying to idx. Its finish method must be
-// called once, to apply the last events and end its goroutine.
-func newReplayer(idx *memstore.Store) *replayer {
-	r := &replayer{
-		idx:  idx,
-		work: make(chan []record.Event, maxRuns),
-		free: make(chan []record.Event, maxRuns),
-		done: make(chan struct{}),
+// replayer decodes payloads into runs and hands each run to its appliers.
+type replayer struct {
+	idx     *index.Index
+	dec     decoder
+	cur     *run // being filled; nil until the next event
+	stats   Stats
+	addView func(v *record.View) error // bound once, so that visit allocates no closure per frame
+
+	fileSize int64 // size of the journal file, to size the index; 0 if unknown
+	firstOff int64 // offset of the first frame
+	sized    bool  // whether the index has been sized
+
+	appliers []chan *run
+	free     chan *run
+	runs     int // runs made so far, at most cap(free)
+	wg       sync.WaitGroup
+}
+
+// newReplayer returns a replayer applying to idx with n appliers. Its
+// finish method must be called once, to apply the last events and end its
+// goroutines.
+func newReplayer(idx *index.Index, n int) *replayer {
+	r := &replayer{idx: idx, free: make(chan *run, n+2)}
+	r.addView = r.add
+	r.dec.into = r.nextView
+	for w := range n {
+		ch := make(chan *run, n+2)
+		r.appliers = append(r.appliers, ch)
+		r.wg.Add(1)
+		go r.applier(w, ch)
 	}
-	r.dec.raw = &r.raw
-	r.add = r.addEvent
-	go r.applier()
 	return r
 }
 
-func (r *replayer) applier() {
-	defer close(r.done)
-	for run := range r.work {
-		r.idx.ApplyAll(run)
-		clear(run) // drop references to IDs and authextra maps
-		r.free <- run[:0]
+// applier applies, run after run, the events of the shards k with
+// k mod len(appliers) = w; no other applier touches those shards.
+func (r *replayer) applier(w int, work chan *run) {
+	defer r.wg.Done()
+	for ru := range work {
+		for k := w; k < index.Shards; k += len(r.appliers) {
+			if pick := ru.byShard[k]; len(pick) > 0 {
+				r.idx.ApplyShard(k, ru.views, pick)
+			}
+		}
+		if ru.pending.Add(-1) == 0 {
+			r.recycle(ru)
+		}
 	}
 }
 
-// nextRun returns an empty run: a free one, a new one while fewer than
-// maxRuns exist, or else the next one the applier frees.
-func (r *replayer) nextRun() []record.Event {
+func (r *replayer) recycle(ru *run) {
+	clear(ru.views) // drop the views' references into buf and raw
+	ru.views, ru.buf, ru.raw = ru.views[:0], ru.buf[:0], ru.raw[:0]
+	if cap(ru.raw) > 4*runBuf {
+		ru.raw = nil // one huge batch does not pin its memory
+	}
+	for k := range ru.byShard {
+		ru.byShard[k] = ru.byShard[k][:0]
+	}
+	ru.sample = sample{}
+	r.free <- ru
+}
+
+// next returns the run being filled, starting one if there is none: a
+// free one, a new one while fewer than cap(free) exist, or else the next
+// one an applier frees.
+func (r *replayer) next() *run {
+	if r.cur != nil {
+		return r.cur
+	}
 	select {
-	case run := <-r.free:
-		return run
+	case r.cur = <-r.free:
 	default:
+		if r.runs < cap(r.free) {
+			r.runs++
+			r.cur = &run{views: make([]record.View, 0, applyRun), buf: make([]byte, 0, runBuf)}
+		} else {
+			r.cur = <-r.free
+		}
 	}
-	if r.runs < maxRuns {
-		r.runs++
-		return make([]record.Event, 0, applyRun)
-	}
-	return <-r.free
+	return r.cur
 }
 
-func (r *replayer) addEvent(v *record.View) error {
-	e, err := v.Event()
-	if err != nil {
-		return err
+// seal hands the run being filled, if any, to the appliers.
+func (r *replayer) seal() {
+	ru := r.cur
+	if ru == nil {
+		return
 	}
-	switch e.Kind {
+	r.cur = nil
+	if len(ru.views) == 0 {
+		r.free <- ru
+		return
+	}
+	if !r.sized {
+		r.sized = true
+		r.idx.Reserve(sizeHint(r.fileSize-r.firstOff, ru.sample))
+	}
+	ru.pending.Store(int32(len(r.appliers)))
+	for _, ch := range r.appliers {
+		ch <- ru
+	}
+}
+
+// nextView returns a new view at the end of the run being filled, for the
+// decoder to parse the next event of a batch into.
+func (r *replayer) nextView() *record.View {
+	ru := r.cur
+	ru.views = append(ru.views, record.View{})
+	return &ru.views[len(ru.views)-1]
+}
+
+// add queues the event that the decoder parsed into the last view of the
+// run being filled (see nextView).
+func (r *replayer) add(v *record.View) error {
+	ru := r.cur
+	r.count(v, &ru.sample)
+	k := index.ShardOf(v.Digest)
+	ru.byShard[k] = append(ru.byShard[k], int32(len(ru.views)-1))
+	return nil
+}
+
+func (r *replayer) count(v *record.View, s *sample) {
+	switch v.Kind {
 	case record.KindCreate:
 		r.stats.Creates++
+		s.cookies++
 	case record.KindUpdate:
 		r.stats.Updates++
 	case record.KindDelete:
 		r.stats.Deletes++
+		s.cookies--
 	case record.KindCookie:
 		r.stats.States++
+		s.cookies++
+	}
+	if v.HasAuth() {
+		s.logins++
+		s.extraBytes += int64(len(v.Extra))
 	}
 	r.stats.Events++
-	if r.pending == nil {
-		r.pending = r.nextRun()
-	}
-	r.pending = append(r.pending, e)
-	if len(r.pending) == cap(r.pending) {
-		r.work <- r.pending
-		r.pending = nil
-	}
-	return nil
 }
 
 // visit is the visit function of journal.Open: it decodes one payload and
 // queues its events. The journal adds the file and offset to its errors.
 func (r *replayer) visit(version int, off int64, payload []byte) error {
-	if !r.sized {
-		r.sized = true
-		r.idx.Grow(sizeHint(r.fileSize-off, payload))
+	if r.firstOff == 0 {
+		r.firstOff = off
 	}
-	batch, err := r.dec.decode(payload, version, r.add)
-	if batch {
+	k, err := record.PeekKind(payload)
+	if err != nil {
+		return err
+	}
+	frame := int64(journal.FrameHeaderSize + len(payload))
+	if k == record.KindBatch {
+		// A batch is a run of its own: its views point into its content.
+		r.seal()
+		ru := r.next()
 		r.stats.Batches++
+		ru.sample.bytes += frame
+		err := r.dec.decodeBatch(payload, version, &ru.raw, r.addView)
+		if err != nil {
+			return err
+		}
+		r.seal()
+		return nil
 	}
-	return err
+	ru := r.next()
+	if len(ru.views) == applyRun || cap(ru.buf)-len(ru.buf) < len(payload) {
+		r.seal()
+		ru = r.next()
+		if cap(ru.buf) < len(payload) {
+			ru.buf = make([]byte, 0, len(payload)) // a frame larger than a run's buffer
+		}
+	}
+	start := len(ru.buf)
+	ru.buf = append(ru.buf, payload...)
+	ru.views = append(ru.views, record.View{})
+	v := &ru.views[len(ru.views)-1]
+	if err := record.Parse(ru.buf[start:], version, v); err != nil {
+		return err
+	}
+	ru.sample.bytes += frame
+	r.count(v, &ru.sample)
+	k2 := index.ShardOf(v.Digest)
+	ru.byShard[k2] = append(ru.byShard[k2], int32(len(ru.views)-1))
+	return nil
 }
 
 // finish hands over the last events and returns once all are applied.
 func (r *replayer) finish() {
-	if len(r.pending) > 0 {
-		r.work <- r.pending
-		r.pending = nil
+	r.seal()
+	for _, ch := range r.appliers {
+		close(ch)
 	}
-	close(r.work)
-	<-r.done
+	r.wg.Wait()
 }
+
+// appliers is how many goroutines apply events: one per core, as many as
+// the shards can share out evenly, and at least one.
+func appliers() int { return min(max(1, runtime.GOMAXPROCS(0)), 8) }
 
 // Open opens the journal at path with opts and applies every event in it to
 // idx, which is normally empty. It returns the open journal, ready for
 // appends, and what it found. A torn tail is cut off by the journal and
 // reported in Stats.DroppedBytes; corruption in the middle of the file, and a
 // payload that does not decode, are errors naming the file and the offset,
-// and leave the journal closed. On error idx holds the events before the
-// failure and should be thrown away.
+// and leave the journal closed. On error idx holds some of the events before
+// the failure and should be thrown away.
 //
-// Open decodes on one goroutine and applies to idx on another, so that a
-// replay uses two cores; nothing else may use idx until Open returns.
-func Open(path string, idx *memstore.Store, opts journal.Options) (*journal.Journal, Stats, error) {
+// Open decodes on one goroutine and applies to idx on others; nothing else
+// may use idx until Open returns.
+func Open(path string, idx *index.Index, opts journal.Options) (*journal.Journal, Stats, error) {
 	start := time.Now()
-	r := newReplayer(idx)
+	r := newReplayer(idx, appliers())
 	if fi, err := os.Stat(path); err == nil {
 		// Only a hint: a journal on a file system of its own (opts.FS) goes
 		// without, and its index grows as it goes.
@@ -207,33 +330,29 @@ func Open(path string, idx *memstore.Store, opts journal.Options) (*journal.Jour
 	return j, st, nil
 }
 
-// Presizing the index for the cookies a journal probably holds spares replay
-// the step-by-step growth of its maps, which would otherwise cost more than
-// all the decoding. The first frame tells what the journal is made of: a
-// compacted journal starts with batches, whose density in events per byte
-// it gives; otherwise the file is taken for single Create frames, about 53
-// bytes each for a default 24-character cookie. Updates and Deletes make
-// the estimate high, as does the unwritten space (at most 1 MiB of zeros)
-// that a crash leaves after a sync=always journal's frames; appended
-// singles after batches make it low; the cap
-// keeps a huge file from reserving gigabytes for cookies it may not hold.
+// maxSizeHint bounds the cookies the index is sized for, whatever the file
+// and its first run say; and minBytesPerCookie is the fewest journal bytes
+// a cookie is taken to need, which bounds it by the file's size too (a
+// compressed Cookie event without auth takes some 35).
 const (
-	hintBytesPerCookie    = 48
-	minHintBytesPerCookie = 16
-	maxSizeHint           = 1 << 24
+	maxSizeHint       = 1 << 26
+	minBytesPerCookie = 16
 )
 
-// sizeHint estimates the cookies in the rest bytes of a journal that start
-// with the frame holding first.
-func sizeHint(rest int64, first []byte) int {
-	if rest <= 0 {
-		return 0
+// sizeHint estimates what the rest bytes of a journal hold, from the
+// sample of its first run: the new cookies (Creates and Cookie events, less
+// Deletes) per journal byte, and the logins and authextra bytes per new
+// cookie. Never the events: a cookie may have many. Updates and Deletes
+// of cookies created earlier make the estimate low, as the unwritten space
+// that a crash leaves after a sync=always journal's frames makes it high;
+// the index grows past a low estimate, at some cost.
+func sizeHint(rest int64, s sample) index.Size {
+	if rest <= 0 || s.bytes <= 0 || s.cookies <= 0 {
+		return index.Size{}
 	}
-	perCookie := float64(hintBytesPerCookie)
-	if count, _, err := record.ParseBatch(first); err == nil && count > 0 {
-		// Bounded below, so that a forged count cannot reserve much more
-		// memory than the file's size.
-		perCookie = max(float64(len(first)+journal.FrameHeaderSize)/float64(count), minHintBytesPerCookie)
-	}
-	return int(min(float64(rest)/perCookie, maxSizeHint))
+	scale := float64(rest) / float64(s.bytes)
+	cookies := min(float64(s.cookies)*scale, float64(rest/minBytesPerCookie), maxSizeHint)
+	logins := min(float64(s.logins)*scale, cookies)
+	extra := min(float64(s.extraBytes)*scale, float64(rest))
+	return index.Size{Cookies: int(cookies), Logins: int(logins), ExtraBytes: int(extra)}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/index"
 	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 	"cookiestore/memstore"
@@ -56,11 +58,9 @@ func encode(t *testing.T, evs ...record.Event) [][]byte {
 }
 
 // newIndex returns an empty index on a test clock that stays at t0.
-func newIndex(t *testing.T) *memstore.Store {
+func newIndex(t *testing.T) *index.Index {
 	t.Helper()
-	idx := memstore.New(memstore.Options{Clock: testkit.NewClock().Now, JanitorInterval: -1})
-	t.Cleanup(func() { idx.Close() })
-	return idx
+	return index.New(index.Options{Clock: testkit.NewClock().Now})
 }
 
 // dgs returns the digests of ids, sorted.
@@ -74,7 +74,9 @@ func dgs(ids ...string) []record.Digest {
 }
 
 // liveIDs returns the digests of the live cookies of idx, sorted.
-func liveIDs(idx *memstore.Store) []record.Digest {
+func liveIDs(idx interface {
+	All() iter.Seq[record.Cookie]
+}) []record.Digest {
 	var ids []record.Digest
 	for c := range idx.All() {
 		ids = append(ids, c.Digest)
@@ -293,34 +295,25 @@ func TestOpenLocked(t *testing.T) {
 }
 
 func TestSizeHint(t *testing.T) {
-	single := encode(t, record.Create(dg("abcdefghijklmnopqrstuvwx"), t0, time.Hour))[0]
-	batch, err := AppendBatch(nil, createEvents(t, 1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	batchFrame := int64(len(batch) + journal.FrameHeaderSize)
 	tests := []struct {
-		name  string
-		rest  int64
-		first []byte
-		want  int
+		name string
+		rest int64
+		s    sample
+		want index.Size
 	}{
-		{"empty journal", 0, nil, 0},
-		{"single frames", 48_000_000, single, 1_000_000},
-		{"batches", 10 * batchFrame, batch, int(float64(10*batchFrame) / (float64(batchFrame) / 1000))},
-		{"huge file", 1 << 50, single, maxSizeHint},
-		{"garbage first frame", 4800, []byte("garbage"), 100},
+		{"empty journal", 0, sample{}, index.Size{}},
+		{"nothing in the sample", 1000, sample{}, index.Size{}},
+		{"creates", 53_000_000, sample{bytes: 5300, cookies: 100}, index.Size{Cookies: 1_000_000}},
+		{"creates and logins", 138_000_000, sample{bytes: 13_800, cookies: 100, logins: 100, extraBytes: 2000},
+			index.Size{Cookies: 1_000_000, Logins: 1_000_000, ExtraBytes: 20_000_000}},
+		{"more deletes than creates", 1 << 20, sample{bytes: 1000, cookies: -3}, index.Size{}},
+		{"huge file", 1 << 50, sample{bytes: 53, cookies: 1}, index.Size{Cookies: maxSizeHint}},
+		{"more cookies than the file can hold", 1600, sample{bytes: 10, cookies: 1000, logins: 1000}, index.Size{Cookies: 100, Logins: 100}},
 	}
 	for _, tt := range tests {
-		if got := sizeHint(tt.rest, tt.first); got != tt.want {
-			t.Errorf("%s: sizeHint = %d, want %d", tt.name, got, tt.want)
+		if got := sizeHint(tt.rest, tt.s); got != tt.want {
+			t.Errorf("%s: sizeHint = %+v, want %+v", tt.name, got, tt.want)
 		}
-	}
-	// A forged count cannot make the estimate exceed the file's size over
-	// the smallest plausible event.
-	forgedBatch := cat([]byte{0x93, 0x04, 0xce, 0xff, 0xff, 0xff, 0xff}, bin8(zst(t, nil)))
-	if got := sizeHint(1600, forgedBatch); got != 100 {
-		t.Errorf("forged count: sizeHint = %d, want 100", got)
 	}
 }
 
@@ -373,8 +366,7 @@ func TestReplayMatchesCalls(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	writeJournal(t, path, payloads...)
-	idx := memstore.New(memstore.Options{Clock: clk.Now, JanitorInterval: -1})
-	defer idx.Close()
+	idx := index.New(index.Options{Clock: clk.Now})
 	j, st, err := Open(path, idx, noSync)
 	if err != nil {
 		t.Fatal(err)

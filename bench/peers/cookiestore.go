@@ -56,13 +56,9 @@ func (s *cookieStore) Put(e *Event) error {
 	case Create:
 		return s.s.Create(record.Cookie{Digest: record.DigestOf(c.ID), Created: c.Created, MaxAge: c.MaxAge})
 	case Update:
-		return s.s.SetAuth(record.DigestOf(c.ID), recordAuth(&c.Auth))
+		return s.s.SetAuth(record.DigestOf(c.ID), c.Auth)
 	}
 	return fmt.Errorf("cookiestore: unknown event kind %d", e.Kind)
-}
-
-func recordAuth(a *Auth) record.Auth {
-	return record.Auth{AuthID: a.AuthID, AuthRole: a.AuthRole, AuthMethod: a.AuthMethod, AuthRealm: a.AuthRealm, AuthExtra: a.AuthExtra}
 }
 
 // Get and Lookup digest the ID, as the server does with the value a
@@ -77,10 +73,7 @@ func (s *cookieStore) Lookup(id []byte) (Cookie, bool, error) {
 	if !ok {
 		return Cookie{}, false, nil
 	}
-	a := rc.Auth
-	return Cookie{ID: string(id), Created: rc.Created, MaxAge: rc.MaxAge, Auth: Auth{
-		AuthID: a.AuthID, AuthRole: a.AuthRole, AuthMethod: a.AuthMethod, AuthRealm: a.AuthRealm, AuthExtra: a.AuthExtra,
-	}}, true, nil
+	return Cookie{ID: string(id), Cookie: rc}, true, nil
 }
 
 // loadCookiestore writes the events straight into a journal in dir, one
@@ -123,7 +116,7 @@ func recordEvent(e *Event) record.Event {
 	if e.Kind == Create {
 		return record.Create(d, e.Cookie.Created, e.Cookie.MaxAge)
 	}
-	return record.Update(d, recordAuth(&e.Cookie.Auth))
+	return record.Update(d, e.Cookie.Auth)
 }
 
 func (s *cookieStore) Compact() error {

@@ -41,17 +41,20 @@ func fakeResults() *Results {
 	res.NotDurable["cookiestore"] = AppendResult{Rate: sample(2e5, 2.1e5, 1.9e5), WriteBytes: 80}
 	res.NotDurable["bbolt"] = AppendResult{Rate: sample(5e4, 5.1e4, 4.9e4), WriteBytes: 300}
 	res.NotDurable["pebble"] = AppendResult{Rate: sample(4e5, 4.1e5, 3.9e5), WriteBytes: 90}
-	res.Open["cookiestore"] = OpenResult{Cookies: 2000, Puts: 4000, Seconds: sample(0.5, 0.6, 0.4), HeapPerCookie: 250, JournalBytes: 320000,
+	res.Open["cookiestore"] = OpenResult{Cookies: 2000, Puts: 4000, OpenFigures: OpenFigures{Seconds: sample(0.5, 0.6, 0.4), HeapPerCookie: 250, ObjectsPerCookie: 0.05, RSSPerCookie: 400},
+		Compacted: OpenFigures{Seconds: sample(0.2, 0.25, 0.15), HeapPerCookie: 200, ObjectsPerCookie: 0.05, RSSPerCookie: 300}, JournalBytes: 320000,
 		Get: sample(5e6, 5e6, 5e6), DiskBefore: 320000, DiskAfter: 100000, CompactSeconds: 0.1,
 		JournalCompacted: 100000}
-	res.Open["bbolt"] = OpenResult{Cookies: 2000, Puts: 2000, Seconds: sample(0.001, 0.001, 0.001), HeapPerCookie: 0, Get: sample(1e6, 1e6, 1e6),
+	res.Open["bbolt"] = OpenResult{Cookies: 2000, Puts: 2000, OpenFigures: OpenFigures{Seconds: sample(0.001, 0.001, 0.001), HeapPerCookie: 0, RSSPerCookie: 10},
+		Compacted: OpenFigures{Seconds: sample(0.001, 0.001, 0.001), RSSPerCookie: 10}, Get: sample(1e6, 1e6, 1e6),
 		DiskBefore: 500000, DiskAfter: 500000}
-	res.Open["pebble"] = OpenResult{Cookies: 2000, Puts: 2000, Seconds: sample(0.01, 0.01, 0.01), HeapPerCookie: 20, Get: sample(5e5, 5e5, 5e5),
+	res.Open["pebble"] = OpenResult{Cookies: 2000, Puts: 2000, OpenFigures: OpenFigures{Seconds: sample(0.01, 0.01, 0.01), HeapPerCookie: 20, RSSPerCookie: -1},
+		Compacted: OpenFigures{Seconds: sample(0.01, 0.01, 0.01), HeapPerCookie: 20, RSSPerCookie: -1}, Get: sample(5e5, 5e5, 5e5),
 		DiskBefore: 200000, DiskAfter: 150000}
 	res.Scaling = []OpenResult{
-		{Cookies: 500, Puts: 1000, Seconds: sample(0.125, 0.125, 0.125), HeapPerCookie: 240, JournalBytes: 80000},
+		{Cookies: 500, Puts: 1000, OpenFigures: OpenFigures{Seconds: sample(0.125, 0.125, 0.125), HeapPerCookie: 240, RSSPerCookie: 500}, JournalBytes: 80000},
 		res.Open["cookiestore"],
-		{Cookies: 4000, Puts: 8000, Seconds: sample(1, 1, 1), HeapPerCookie: 250, JournalBytes: 640000},
+		{Cookies: 4000, Puts: 8000, OpenFigures: OpenFigures{Seconds: sample(1, 1, 1), HeapPerCookie: 250, RSSPerCookie: -1}, JournalBytes: 640000},
 		{Cookies: 16000, Skipped: true},
 	}
 	return res
@@ -78,6 +81,10 @@ func TestMarkdown(t *testing.T) {
 		"**Open with 2,000 cookies:** cookiestore loses to bbolt (500.0 ms against 1.0 ms, 500×) and to pebble (500.0 ms against 10.0 ms, 50.0×). " + openWhy,
 		"**Go heap after open:** cookiestore loses to bbolt (250 bytes per cookie against none) and to pebble (250 against 20 bytes per cookie, 12.5×).",
 		"so open time grows linearly with the journal",
+		"| peak resident memory of that open, bytes per cookie | 400 | 10 | – | **40.0×** | – |",
+		"| Go heap objects after that open, per cookie | 0.05 | 0 | 0 |",
+		"**Open with 2,000 cookies (compacted):** cookiestore loses to bbolt (200.0 ms against 1.0 ms, 200×) and to pebble (200.0 ms against 10.0 ms, 20.0×).",
+		"| 500 | 1,000 | 78.1 KiB | 3 | 125.0 ms [125.0 ms–125.0 ms] | 8,000 | 250.0 µs | 240 | 500 |",
 		"| 16,000 | 32,000 | – | 0 | not measured: over the time budget |",
 	} {
 		if !strings.Contains(md, want) {
@@ -87,6 +94,31 @@ func TestMarkdown(t *testing.T) {
 	for _, notWant := range []string{"cookiestore loses to bbolt, 1,000", "durable appends with 64 writers:** cookiestore loses", "Bytes on disk per live cookie after compaction:** cookiestore loses"} {
 		if strings.Contains(md, notWant) {
 			t.Errorf("the page says %q, but cookiestore wins there", notWant)
+		}
+	}
+}
+
+func TestMarkdownBeforeAndAfter(t *testing.T) {
+	res := fakeResults()
+	if md := string(Markdown(res, defaultSoak)); strings.Contains(md, "## Before and after") {
+		t.Fatal("a page without a baseline has a before-and-after section")
+	}
+	base := fakeResults()
+	base.Label = "the old index"
+	old := base.Open["cookiestore"]
+	old.Seconds, old.HeapPerCookie, old.Compacted.RSSPerCookie = sample(2, 2.2, 1.8), 780, -1
+	base.Open["cookiestore"] = old
+	res.Baseline, res.Label = base, "the new index"
+	md := string(Markdown(res, defaultSoak))
+	for _, want := range []string{
+		"## Before and after\n\ncookiestore in this run (the new index) against the baseline, the same command run on 2026-11-26 00:00 UTC on the build before (the old index)",
+		"| open until readable, 2,000 cookies, as written, fresh process | 2.00 s [1.80 s–2.20 s] | 500.0 ms [400.0 ms–600.0 ms] | 0.25× |",
+		"| Go heap after that open, bytes per cookie | 780 | 250 | 0.32× |",
+		"| peak resident memory of that open, bytes per cookie | – | 300 | – |",
+		"| durable appends, events/s, 64 writers | 64,000 [57,600–70,400] | 64,000 [57,600–70,400] | 1.00× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the page lacks %q", want)
 		}
 	}
 }
@@ -184,6 +216,10 @@ func TestFormats(t *testing.T) {
 		{plural(4, "writer"), "4 writers"},
 		{plural(1, "writer"), "1 writer"},
 		{fmtSample(sample(3, 1, 2), fmtCount), "2.00 [1.00–3.00]"},
+		{fmtObjects(0.00104), "0.001"},
+		{fmtObjects(9.3e-6), "9.3e-06"},
+		{fmtObjects(0), "0"},
+		{fmtObjects(9.85), "9.85"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -6,6 +6,11 @@ import (
 	"os"
 )
 
+// BaselineName is the file, in the command's folder, of the results that
+// the page compares the run with: an earlier run saved with -save on the
+// build before a change.
+const BaselineName = "baseline.json"
+
 // SaveResults writes res as JSON to path, so that the page can be rendered
 // again (after a change to its wording) without measuring again.
 func SaveResults(path string, res *Results) error {

@@ -150,22 +150,31 @@ type AppendResult struct {
 // syncCounter is a Store that counts its fdatasyncs.
 type syncCounter interface{ Syncs() int64 }
 
+// OpenFigures are the opens of one dataset, each in a fresh child process
+// (see ChildEnv): medians of the runs.
+type OpenFigures struct {
+	Seconds          Sample  // open until the first get returns a value
+	HeapPerCookie    float64 // Go heap after the open (GC'd) minus before, per cookie
+	ObjectsPerCookie float64 // Go heap objects likewise
+	RSSPerCookie     float64 // the process's peak resident memory over the open, per cookie; -1 if unknown
+}
+
 // OpenResult is one store's open figures for a dataset. The fields from
 // DiskBefore on are measured only for the comparison dataset.
 type OpenResult struct {
-	Cookies       int
-	Puts          int64   // events (cookiestore) or puts (peers) that built the dataset
-	JournalBytes  int64   // cookiestore: the journal's size; peers: 0
-	Seconds       Sample  // open until the first get returns a value, as written
-	HeapPerCookie float64 // Go heap after open (GC'd) minus before, per cookie (median)
-	LoadSeconds   float64 // time to build the dataset (not a result: for the budget)
-	Skipped       bool    // not measured: it would not have fitted in the budget
+	Cookies      int
+	Puts         int64   // events (cookiestore) or puts (peers) that built the dataset
+	JournalBytes int64   // cookiestore: the journal's size; peers: 0
+	OpenFigures          // the opens of the dataset as written
+	LoadSeconds  float64 // time to build the dataset (not a result: for the budget)
+	Skipped      bool    // not measured: it would not have fitted in the budget
 
-	DiskBefore       int64   // allocated bytes as written
-	DiskAfter        int64   // allocated bytes after compaction
-	CompactSeconds   float64 // time of the compaction
-	JournalCompacted int64   // cookiestore: the journal's size after compaction
-	Get              Sample  // parallel gets per second
+	DiskBefore       int64       // allocated bytes as written
+	DiskAfter        int64       // allocated bytes after compaction
+	CompactSeconds   float64     // time of the compaction
+	JournalCompacted int64       // cookiestore: the journal's size after compaction
+	Compacted        OpenFigures // the opens after the compaction
+	Get              Sample      // parallel gets per second
 }
 
 // Results is everything a run measured.
@@ -178,10 +187,16 @@ type Results struct {
 	Durable       map[string]map[int]AppendResult // engine → writers → result
 	NotDurable    map[string]AppendResult         // engine → result (one writer)
 	Open          map[string]OpenResult           // engine → the OpenCookies dataset
-	OpenCompacted OpenResult                      // cookiestore, reopened after compaction
 	Scaling       []OpenResult                    // cookiestore at each ScaleCookies
 	Elapsed       time.Duration
 	GetGoroutines int
+
+	// Label names the build that was measured, for a page that compares
+	// two runs.
+	Label string `json:",omitempty"`
+	// Baseline is an earlier run of the same command, on the build before
+	// a change, that the page compares this run with; nil for none.
+	Baseline *Results `json:",omitempty"`
 }
 
 // Runner runs the benchmarks.
@@ -532,9 +547,10 @@ func (r *Runner) opens(res *Results) error {
 const minRuns = 3
 
 // openDataset builds a dataset of n cookies with eng and times Runs opens
-// until a get returns (fewer, down to minRuns, if the budget runs out).
-// With keys, it then measures parallel gets of keys on the last open store,
-// compacts it, and measures the disk before and after.
+// until a get returns (fewer, down to minRuns, if the budget runs out), each
+// in a child process. With keys, it then opens the store here, measures
+// parallel gets of keys, compacts it, measures the disk before and after,
+// and times the opens of the compacted store.
 func (r *Runner) openDataset(eng Engine, n int, keys [][]byte) (OpenResult, error) {
 	set := r.set
 	f := OpenResult{Cookies: n, Puts: 2 * int64(n)}
@@ -557,26 +573,27 @@ func (r *Runner) openDataset(eng Engine, n int, keys [][]byte) (OpenResult, erro
 	if f.DiskBefore, _, err = DiskUsage(dir); err != nil {
 		return f, err
 	}
-	var last Store
-	secs, heap, err := r.timeOpens(eng, dir, n, &last)
+	if f.OpenFigures, err = r.timeOpens(eng, dir, n, "as written"); err != nil {
+		return f, err
+	}
+	if keys == nil {
+		return f, nil
+	}
+	s, err := eng.Open(dir, Config{Durability: Durable, Writers: 1})
 	if err != nil {
 		return f, err
 	}
-	f.Seconds, f.HeapPerCookie = newSample(secs), heap
-	if keys == nil {
-		return f, last.Close()
-	}
-	if f.Get, err = r.gets(eng, last, keys); err != nil {
-		last.Close()
+	if f.Get, err = r.gets(eng, s, keys); err != nil {
+		s.Close()
 		return f, err
 	}
 	cstart := time.Now()
-	if err := last.Compact(); err != nil {
-		last.Close()
+	if err := s.Compact(); err != nil {
+		s.Close()
 		return f, fmt.Errorf("compact %s: %w", eng.Name, err)
 	}
 	f.CompactSeconds = time.Since(cstart).Seconds()
-	if err := last.Close(); err != nil {
+	if err := s.Close(); err != nil {
 		return f, err
 	}
 	if f.DiskAfter, _, err = DiskUsage(dir); err != nil {
@@ -584,6 +601,9 @@ func (r *Runner) openDataset(eng Engine, n int, keys [][]byte) (OpenResult, erro
 	}
 	f.JournalCompacted = journalSize(eng, dir)
 	r.logf("disk %s: %d bytes before compaction, %d after (%.1fs)", eng.Name, f.DiskBefore, f.DiskAfter, f.CompactSeconds)
+	if f.Compacted, err = r.timeOpens(eng, dir, n, "compacted"); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
@@ -604,57 +624,44 @@ func firstKey() []byte {
 	return []byte(c.ID)
 }
 
-// timeOpens opens the store in dir Runs times and returns the seconds until
-// a get of the first cookie returned it, and the Go heap the first open kept
-// per cookie (the same on every open; collecting a large heap twice per run
-// would only cost time). If the budget runs out it stops after minRuns. There
-// is no warm-up open: the files are in the page cache from being written,
-// and a process opens its store once, so the first open is as real as the
-// others. The last store is left open in *last.
-func (r *Runner) timeOpens(eng Engine, dir string, n int, last *Store) (secs []float64, heap float64, err error) {
+// timeOpens opens the store in dir Runs times, each in a child process, and
+// returns the medians of what the children measured. If the budget runs
+// out it stops after minRuns. There is no warm-up open: the files are in
+// the page cache from being written, and a process opens its store once, so
+// the first open is as real as the others.
+func (r *Runner) timeOpens(eng Engine, dir string, n int, what string) (OpenFigures, error) {
 	set := r.set
 	probe := firstKey()
+	var secs, heap, objects, rss []float64
 	for i := 0; i < set.Runs; i++ {
 		runStart := time.Now()
-		var before, after runtime.MemStats
-		runtime.GC()
-		if i == 0 {
-			runtime.ReadMemStats(&before)
-		}
-		start := time.Now()
-		s, err := eng.Open(dir, Config{Durability: Durable, Writers: 1})
+		run, err := openInChild(eng, dir, probe)
 		if err != nil {
-			return nil, 0, err
+			return OpenFigures{}, err
 		}
-		found, err := s.Get(probe)
-		elapsed := time.Since(start)
-		if err == nil && !found {
-			err = fmt.Errorf("%s: cookie %s missing after reopen", eng.Name, probe)
+		secs = append(secs, run.Seconds)
+		heap = append(heap, max(0, run.HeapBytes)/float64(n))
+		objects = append(objects, max(0, run.HeapObjects)/float64(n))
+		if run.PeakRSS >= 0 {
+			rss = append(rss, run.PeakRSS/float64(n))
 		}
-		if err != nil {
-			s.Close()
-			return nil, 0, err
-		}
-		if i == 0 {
-			runtime.GC()
-			runtime.ReadMemStats(&after)
-			// A store that keeps nothing on the Go heap can measure a little
-			// below zero, from garbage the collections caught up with.
-			heap = max(0, float64(after.HeapAlloc)-float64(before.HeapAlloc)) / float64(n)
-		}
-		secs = append(secs, elapsed.Seconds())
-		r.logf("open %s %d cookies run %d/%d: %.3fs", eng.Name, n, i+1, set.Runs, elapsed.Seconds())
+		r.logf("open %s %d cookies %s run %d/%d: %.3fs, heap %.0f B and %.2f objects per cookie, peak RSS %.0f B per cookie",
+			eng.Name, n, what, i+1, set.Runs, run.Seconds, heap[i], objects[i], run.PeakRSS/float64(n))
 		over := set.Budget > 0 && time.Since(r.start)+time.Since(runStart) > set.Budget
-		if i == set.Runs-1 || (over && i+1 >= minRuns) {
-			*last = s
+		if over && i+1 >= minRuns {
 			break
 		}
-		if err := s.Close(); err != nil {
-			return nil, 0, err
-		}
 	}
-	r.logf("open %s %d cookies: heap %.0f bytes per cookie", eng.Name, n, heap)
-	return secs, heap, nil
+	f := OpenFigures{
+		Seconds:          newSample(secs),
+		HeapPerCookie:    newSample(heap).Median,
+		ObjectsPerCookie: newSample(objects).Median,
+		RSSPerCookie:     -1,
+	}
+	if len(rss) > 0 {
+		f.RSSPerCookie = newSample(rss).Median
+	}
+	return f, nil
 }
 
 // gets runs GOMAXPROCS goroutines that look up random existing keys for

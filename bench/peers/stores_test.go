@@ -26,7 +26,7 @@ func checkCookie(t *testing.T, s Store, want *Cookie, withAuth bool) {
 	if err != nil || !found {
 		t.Fatalf("Lookup(%s) = %v, %v; want found", want.ID, found, err)
 	}
-	wantAuth := Auth{}
+	wantAuth := record.Auth{}
 	if withAuth {
 		wantAuth = want.Auth
 	}

@@ -22,11 +22,14 @@ package peers
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"cookiestore/record"
 )
 
 // Seed is the fixed seed of every workload: the same seed gives the same
@@ -34,10 +37,7 @@ import (
 const Seed = 0x636f6f6b6965 // "cookie"
 
 // IDLength is the length of a cookie ID in characters, cookiestore's default.
-const IDLength = 24
-
-// idAlphabet is the URL-safe base64 alphabet that cookie IDs are drawn from.
-const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+const IDLength = record.DefaultIDLength
 
 // Epoch returns the earliest creation time of a cookie; the cookies of a
 // workload are created within the day after it. Stores that check expiry
@@ -52,21 +52,14 @@ func Now() time.Time { return Epoch().Add(48 * time.Hour) }
 // MaxAge is every cookie's max-age: long enough that no cookie expires at [Now].
 const MaxAge = 30 * 24 * time.Hour
 
-// Auth is the auth tuple an update event sets on a cookie.
-type Auth struct {
-	AuthID     string         // the principal, like "user-123"
-	AuthRole   string         // "user"
-	AuthMethod string         // "ticket"
-	AuthRealm  string         // "realm1"
-	AuthExtra  map[string]any // a small map, {"tenant":"t7","plan":"pro"}
-}
-
-// Cookie is one tracked cookie in its final state (after its update).
+// Cookie is one tracked cookie in its final state (after its update): its
+// ID, which the peers use as their key, and what cookiestore keeps of it.
+// The auth tuple that the update sets is a principal "user-N" of 100,000,
+// role "user", method "ticket", realm "realm1" and the authextra
+// {"tenant":"t7","plan":"pro"}.
 type Cookie struct {
-	ID      string
-	Created time.Time
-	MaxAge  time.Duration
-	Auth    Auth
+	ID string
+	record.Cookie
 }
 
 // Kind says what an event does.
@@ -102,38 +95,37 @@ type value struct {
 // the same whatever the size of the workload they are part of, so that a
 // larger run extends a smaller one.
 type Generator struct {
-	r *rand.Rand
+	src *rand.ChaCha8 // the IDs' bytes, as record.NewID draws them
+	r   *rand.Rand    // everything else, from the same source
 }
 
 // NewGenerator returns a generator seeded with seed.
 func NewGenerator(seed uint64) *Generator {
-	return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	src := rand.NewChaCha8(key)
+	return &Generator{src: src, r: rand.New(src)}
 }
 
 // Next returns the next cookie of the workload.
 func (g *Generator) Next() Cookie {
-	var id [IDLength]byte
-	for i := 0; i < IDLength; i += 10 {
-		// One draw carries ten 6-bit symbols.
-		x := g.r.Uint64()
-		for j := i; j < i+10 && j < IDLength; j++ {
-			id[j] = idAlphabet[x&63]
-			x >>= 6
-		}
+	id, err := record.NewID(g.src, IDLength)
+	if err != nil {
+		panic(err) // a ChaCha8 never fails to read
 	}
 	created := Epoch().Add(time.Duration(g.r.Int64N(int64(24 * time.Hour))))
-	return Cookie{
-		ID:      string(id[:]),
+	return Cookie{ID: id, Cookie: record.Cookie{
+		Digest:  record.DigestOf(id),
 		Created: created.Truncate(time.Millisecond),
 		MaxAge:  MaxAge,
-		Auth: Auth{
+		Auth: record.Auth{
 			AuthID:     "user-" + strconv.Itoa(g.r.IntN(100000)),
 			AuthRole:   "user",
 			AuthMethod: "ticket",
 			AuthRealm:  "realm1",
 			AuthExtra:  map[string]any{"tenant": "t7", "plan": "pro"},
 		},
-	}
+	}}
 }
 
 // Cookies returns the first n cookies of the workload of seed.
@@ -195,6 +187,6 @@ func DecodeValue(p []byte, c *Cookie) error {
 	}
 	c.Created = time.Unix(0, v.Created).UTC()
 	c.MaxAge = time.Duration(v.MaxAge) * time.Second
-	c.Auth = Auth{AuthID: v.AuthID, AuthRole: v.AuthRole, AuthMethod: v.AuthMethod, AuthRealm: v.AuthRealm, AuthExtra: v.AuthExtra}
+	c.Auth = record.Auth{AuthID: v.AuthID, AuthRole: v.AuthRole, AuthMethod: v.AuthMethod, AuthRealm: v.AuthRealm, AuthExtra: v.AuthExtra}
 	return nil
 }

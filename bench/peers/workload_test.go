@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"cookiestore/record"
 )
 
 func TestCookiesAreDeterministicAndExtendable(t *testing.T) {
@@ -20,13 +22,11 @@ func TestCookiesAreDeterministicAndExtendable(t *testing.T) {
 func TestCookieShape(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range Cookies(Seed, 2000) {
-		if len(c.ID) != IDLength {
-			t.Fatalf("ID %q has %d characters, want %d", c.ID, len(c.ID), IDLength)
+		if !record.ValidID(c.ID, IDLength) {
+			t.Fatalf("ID %q is not a cookie ID of %d characters", c.ID, IDLength)
 		}
-		for _, r := range c.ID {
-			if !strings.ContainsRune(idAlphabet, r) {
-				t.Fatalf("ID %q has %q, outside the URL-safe alphabet", c.ID, r)
-			}
+		if c.Digest != record.DigestOf(c.ID) {
+			t.Fatalf("cookie %s: digest %s, want the ID's", c.ID, c.Digest)
 		}
 		if seen[c.ID] {
 			t.Fatalf("ID %q generated twice", c.ID)
@@ -71,7 +71,7 @@ func TestEventsAreCreateThenUpdate(t *testing.T) {
 		if !got.Created.Equal(c.Created) || got.MaxAge != c.MaxAge {
 			t.Fatalf("event %d: value has created %v max-age %v, want %v %v", i, got.Created, got.MaxAge, c.Created, c.MaxAge)
 		}
-		wantAuth := Auth{}
+		wantAuth := record.Auth{}
 		if e.Kind == Update {
 			wantAuth = c.Auth
 		}

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"cookiestore/index"
 	"cookiestore/journal"
-	"cookiestore/memstore"
 	"cookiestore/record"
 	"cookiestore/replay"
 )
@@ -81,8 +81,7 @@ type fileStats struct {
 
 func journalStats(path string, now time.Time) (*fileStats, error) {
 	st := &fileStats{File: path}
-	idx := memstore.New(memstore.Options{Clock: func() time.Time { return now }, JanitorInterval: -1})
-	defer idx.Close()
+	idx := index.New(index.Options{Clock: func() time.Time { return now }})
 	lastOff := int64(-1)
 	size, version, err := readEvents(path, func(off int64, batch int, e *record.Event) error {
 		if off != lastOff {
@@ -103,8 +102,7 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 		case record.KindCookie:
 			st.States++
 		}
-		idx.Apply(e)
-		return nil
+		return idx.ApplyEvent(e)
 	})
 	if err != nil {
 		return nil, err
@@ -130,19 +128,13 @@ func journalStats(path string, now time.Time) (*fileStats, error) {
 // write: the header, then every live cookie's whole state in batch frames,
 // as the file store writes its snapshot. The header is needed by any
 // journal, so an empty journal has nothing to compact.
-func compactedSize(idx *memstore.Store) (int64, error) {
+func compactedSize(idx *index.Index) (int64, error) {
 	size := int64(journal.HeaderSize)
-	batches := replay.NewBatcher(func(payload []byte) error {
+	_, err := replay.WriteIndex(idx, func(payload []byte) error {
 		size += journal.FrameHeaderSize + int64(len(payload))
 		return nil
 	})
-	for c := range idx.All() {
-		ev := record.State(c)
-		if err := batches.Add(&ev); err != nil {
-			return 0, err
-		}
-	}
-	return size, batches.Flush()
+	return size, err
 }
 
 func (st *fileStats) print(out *output) error {

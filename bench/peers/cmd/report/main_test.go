@@ -13,6 +13,11 @@ import (
 	"cookiestore/bench/peers"
 )
 
+func TestMain(m *testing.M) {
+	peers.RunChildIfAsked() // the quick run opens its stores in children: this binary again
+	os.Exit(m.Run())
+}
+
 // TestQuickRun runs the whole command with -quick into a temporary folder
 // and checks that the page has every table and the plot is an SVG.
 func TestQuickRun(t *testing.T) {
@@ -22,7 +27,7 @@ func TestQuickRun(t *testing.T) {
 	t.Setenv("COOKIESTORE_BENCH_DIR", t.TempDir())
 	out := t.TempDir()
 	saved := filepath.Join(t.TempDir(), "results.json")
-	if err := run(out, true, saved, ""); err != nil {
+	if err := run(out, true, saved, "", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	first, err := os.ReadFile(filepath.Join(out, peers.PageName))
@@ -30,7 +35,7 @@ func TestQuickRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rendering the saved results again gives the same page.
-	if err := run(out, true, "", saved); err != nil {
+	if err := run(out, true, "", saved, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(out, peers.PageName))
@@ -40,6 +45,28 @@ func TestQuickRun(t *testing.T) {
 	md := string(page)
 	if md != string(first) {
 		t.Error("the page rendered from the saved results differs from the measured run's")
+	}
+	if strings.Contains(md, "## Before and after") {
+		t.Error("a page without a baseline compares with one")
+	}
+	// The saved results as the baseline of themselves: the page compares.
+	if err := run(out, true, "", saved, saved, "this build"); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := os.ReadFile(filepath.Join(out, peers.PageName)); err != nil {
+		t.Fatal(err)
+	} else if !strings.Contains(string(page), "## Before and after\n\ncookiestore in this run (this build) against the baseline") {
+		t.Error("the page rendered with a baseline has no before-and-after section")
+	}
+	if err := run(out, true, "", saved, filepath.Join(t.TempDir(), "none.json"), ""); err != nil {
+		t.Errorf("a missing baseline: %v, want the page without the section", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(out, true, "", saved, bad, ""); err == nil || !strings.Contains(err.Error(), "baseline") {
+		t.Errorf("a baseline that does not decode: %v, want an error that names it", err)
 	}
 	for _, s := range []string{
 		"## Machine\n", "## Machine limits", "## Appends, durable", "## Appends, not durable", "## Ceiling fractions",
