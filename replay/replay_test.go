@@ -15,47 +15,13 @@ import (
 
 	"cookiestore/index"
 	"cookiestore/internal/testkit"
+	"cookiestore/internal/testkit/journaltest"
 	"cookiestore/journal"
 	"cookiestore/memstore"
 	"cookiestore/record"
 )
 
 var noSync = journal.Options{Sync: journal.SyncNone}
-
-// writeJournal creates a journal at path holding payloads, one frame each,
-// and returns the offset of each frame.
-func writeJournal(t *testing.T, path string, payloads ...[]byte) []int64 {
-	t.Helper()
-	j, err := journal.Open(path, noSync, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offs []int64
-	for _, p := range payloads {
-		off, err := j.Append(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		offs = append(offs, off)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return offs
-}
-
-func encode(t *testing.T, evs ...record.Event) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for i := range evs {
-		p, err := record.AppendEvent(nil, &evs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
 
 // newIndex returns an empty index on a test clock that stays at t0.
 func newIndex(t *testing.T) *index.Index {
@@ -87,7 +53,7 @@ func liveIDs(idx interface {
 
 func TestOpen(t *testing.T) {
 	alice := record.Auth{AuthID: "alice", AuthRole: "user", AuthExtra: map[string]any{"tenant": "t7"}}
-	single := encode(t,
+	single := journaltest.Events(t,
 		record.Create(dg("cookie01"), t0, time.Hour),
 		record.Create(dg("cookie02"), t0, time.Hour),
 		record.Update(dg("cookie01"), alice),
@@ -109,7 +75,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	writeJournal(t, path, append(single, batch, empty, encode(t, record.Update(dg("cookie04"), alice))[0])...)
+	journaltest.Write(t, path, append(single, batch, empty, journaltest.Events(t, record.Update(dg("cookie04"), alice))[0])...)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +130,7 @@ func TestOpenNewJournal(t *testing.T) {
 
 func TestOpenTornTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	writeJournal(t, path, encode(t, record.Create(dg("cookie01"), t0, time.Hour), record.Create(dg("cookie02"), t0, time.Hour))...)
+	journaltest.Write(t, path, journaltest.Events(t, record.Create(dg("cookie01"), t0, time.Hour), record.Create(dg("cookie02"), t0, time.Hour))...)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +161,7 @@ func TestOpenTornTail(t *testing.T) {
 }
 
 func TestOpenMalformedPayload(t *testing.T) {
-	good := encode(t, record.Create(dg("cookie01"), t0, time.Hour))[0]
+	good := journaltest.Events(t, record.Create(dg("cookie01"), t0, time.Hour))[0]
 	badBatch, err := AppendBatch(nil, []record.Event{record.Delete(dg("abcdef"), record.ReasonUnspecified)})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +178,7 @@ func TestOpenMalformedPayload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cookies.dat")
-			offs := writeJournal(t, path, good, tt.bad, good)
+			offs := journaltest.Write(t, path, good, tt.bad, good)
 			j, _, err := Open(path, newIndex(t), noSync)
 			if err == nil {
 				j.Close()
@@ -241,8 +207,8 @@ func TestOpenLeavesNoGoroutine(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.dat")
 	bad := filepath.Join(dir, "bad.dat")
-	writeJournal(t, good, encode(t, record.Create(dg("cookie01"), t0, time.Hour))...)
-	writeJournal(t, bad, []byte("not an event"))
+	journaltest.Write(t, good, journaltest.Events(t, record.Create(dg("cookie01"), t0, time.Hour))...)
+	journaltest.Write(t, bad, []byte("not an event"))
 	before := runtime.NumGoroutine()
 	for range 20 {
 		j, _, err := Open(good, newIndex(t), noSync)
@@ -267,7 +233,7 @@ func TestOpenLeavesNoGoroutine(t *testing.T) {
 
 func TestOpenCorruptMiddle(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	offs := writeJournal(t, path, encode(t, record.Create(dg("cookie01"), t0, time.Hour), record.Create(dg("cookie02"), t0, time.Hour), record.Create(dg("cookie03"), t0, time.Hour))...)
+	offs := journaltest.Write(t, path, journaltest.Events(t, record.Create(dg("cookie01"), t0, time.Hour), record.Create(dg("cookie02"), t0, time.Hour), record.Create(dg("cookie03"), t0, time.Hour))...)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -361,11 +327,11 @@ func TestReplayMatchesCalls(t *testing.T) {
 			i += n
 			continue
 		}
-		payloads = append(payloads, encode(t, events[i])...)
+		payloads = append(payloads, journaltest.Events(t, events[i])...)
 		i++
 	}
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	writeJournal(t, path, payloads...)
+	journaltest.Write(t, path, payloads...)
 	idx := index.New(index.Options{Clock: clk.Now})
 	j, st, err := Open(path, idx, noSync)
 	if err != nil {

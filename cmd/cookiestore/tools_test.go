@@ -12,6 +12,7 @@ import (
 
 	"cookiestore/filestore"
 	"cookiestore/internal/testkit"
+	"cookiestore/internal/testkit/journaltest"
 	"cookiestore/journal"
 	"cookiestore/record"
 )
@@ -266,27 +267,11 @@ func TestCompact(t *testing.T) {
 func corruptJournal(t *testing.T) (string, []int64) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cookies.dat")
-	j, err := journal.Open(path, journal.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offs []int64
+	var evs []record.Event
 	for i := range 5 {
-		ev := record.Create(record.DigestOf(fmt.Sprintf("cookie%018d", i)), time.Now(), time.Hour)
-		p, err := record.AppendEvent(nil, &ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		off, err := j.Append(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		offs = append(offs, off)
+		evs = append(evs, record.Create(record.DigestOf(fmt.Sprintf("cookie%018d", i)), time.Now(), time.Hour))
 	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, offs
+	return path, journaltest.Write(t, path, journaltest.Events(t, evs...)...)
 }
 
 // flipByte damages the payload of the frame at off.
