@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"time"
 
@@ -31,43 +29,37 @@ holds; a corrupt journal must be repaired first ('cookiestore repair FILE').`,
 			{exitFailure, "the file cannot be opened, is in use or is corrupt"},
 			{exitUsage, "a bad command line"},
 		},
-		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
-			return func(_ context.Context, out *output, args []string) error {
-				path := args[0]
-				if err := existingFile(path); err != nil {
-					return err
-				}
-				st, err := filestore.Open(path, filestore.Options{
-					CompactMinBytes: -1, // only the compaction asked for
-					JanitorInterval: -1,
-				})
-				if err != nil {
-					return err
-				}
-				// The size of the journal as the replay found it: its header
-				// and frames, as stats and verify count them. Opening may
-				// have cut off a torn tail, and the compaction appends the
-				// deletes of the cookies that have expired before it starts.
-				opened := st.Stats().Replay
-				cs, err := st.Compact()
-				if cerr := st.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					return err
-				}
-				// A journal holds at least its 16-byte header: "bytes".
-				fmt.Fprintf(out.stdout, "%s: compacted from %d to %d bytes, %s, in %s", path, opened.Bytes, cs.After,
-					plural(cs.Cookies, "live cookie", "live cookies"), cs.Duration.Round(time.Millisecond))
-				if opened.Version != journal.Version {
-					fmt.Fprintf(out.stdout, ", upgraded from format version %d to %d", opened.Version, journal.Version)
-				}
-				if opened.DroppedBytes > 0 {
-					fmt.Fprintf(out.stdout, "; a torn tail of %s was cut off first", plural(opened.DroppedBytes, "byte", "bytes"))
-				}
-				fmt.Fprintln(out.stdout)
-				return nil
+		setup: onFile(func(out *output, path string) error {
+			st, err := filestore.Open(path, filestore.Options{
+				CompactMinBytes: -1, // only the compaction asked for
+				JanitorInterval: -1,
+			})
+			if err != nil {
+				return err
 			}
-		},
+			// The size of the journal as the replay found it: its header
+			// and frames, as stats and verify count them. Opening may
+			// have cut off a torn tail, and the compaction appends the
+			// deletes of the cookies that have expired before it starts.
+			opened := st.Stats().Replay
+			cs, err := st.Compact()
+			if cerr := st.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			// A journal holds at least its 16-byte header: "bytes".
+			fmt.Fprintf(out.stdout, "%s: compacted from %d to %d bytes, %s, in %s", path, opened.Bytes, cs.After,
+				plural(cs.Cookies, "live cookie", "live cookies"), cs.Duration.Round(time.Millisecond))
+			if opened.Version != journal.Version {
+				fmt.Fprintf(out.stdout, ", upgraded from format version %d to %d", opened.Version, journal.Version)
+			}
+			if opened.DroppedBytes > 0 {
+				fmt.Fprintf(out.stdout, "; a torn tail of %s was cut off first", plural(opened.DroppedBytes, "byte", "bytes"))
+			}
+			fmt.Fprintln(out.stdout)
+			return nil
+		}),
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 
 	"cookiestore/journal"
@@ -28,29 +26,23 @@ journal.`,
 			{exitFailure, "it cannot be repaired, or is in use"},
 			{exitUsage, "a bad command line"},
 		},
-		setup: func(fs *flag.FlagSet) func(context.Context, *output, []string) error {
-			return func(_ context.Context, out *output, args []string) error {
-				path := args[0]
-				if err := existingFile(path); err != nil {
-					return err
-				}
-				rep, err := journal.Repair(path, journal.Options{})
-				if err != nil {
-					return err
-				}
-				if rep.Backup == "" {
-					fmt.Fprintf(out.stdout, "%s: clean, nothing to repair (%s, %s)\n", path,
-						plural(rep.Frames, "frame", "frames"), plural(rep.Bytes, "byte", "bytes"))
-					return nil
-				}
-				fmt.Fprintf(out.stdout, "%s: repaired: kept %s (%s), dropped %s in %s; the original is in %s\n",
-					path, plural(rep.Frames, "frame", "frames"), plural(rep.Bytes, "byte", "bytes"),
-					plural(rep.DroppedBytes, "byte", "bytes"), plural(len(rep.Dropped), "range", "ranges"), rep.Backup)
-				for _, d := range rep.Dropped {
-					fmt.Fprintf(out.stdout, "  dropped offset %d, %s: %s\n", d.Offset, plural(d.Length, "byte", "bytes"), d.Reason)
-				}
+		setup: onFile(func(out *output, path string) error {
+			rep, err := journal.Repair(path, journal.Options{})
+			if err != nil {
+				return err
+			}
+			if rep.Backup == "" {
+				fmt.Fprintf(out.stdout, "%s: clean, nothing to repair (%s, %s)\n", path,
+					plural(rep.Frames, "frame", "frames"), plural(rep.Bytes, "byte", "bytes"))
 				return nil
 			}
-		},
+			fmt.Fprintf(out.stdout, "%s: repaired: kept %s (%s), dropped %s in %s; the original is in %s\n",
+				path, plural(rep.Frames, "frame", "frames"), plural(rep.Bytes, "byte", "bytes"),
+				plural(rep.DroppedBytes, "byte", "bytes"), plural(len(rep.Dropped), "range", "ranges"), rep.Backup)
+			for _, d := range rep.Dropped {
+				fmt.Fprintf(out.stdout, "  dropped offset %d, %s: %s\n", d.Offset, plural(d.Length, "byte", "bytes"), d.Reason)
+			}
+			return nil
+		}),
 	}
 }
