@@ -294,25 +294,22 @@ func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
 // SetAuth replaces the auth tuple of cookie d; the zero Auth logs it out
 // without deleting it. It returns ErrNotFound for an unknown or expired
 // cookie.
-func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
-	m := s.lock(d)
-	defer s.unlock(m)
-	if !s.idx.Live(d) {
-		return ErrNotFound
-	}
-	ev := record.Update(d, a)
-	return s.commit(&ev)
-}
+func (s *Store) SetAuth(d record.Digest, a record.Auth) error { return s.change(record.Update(d, a)) }
 
 // Delete removes cookie d for good, for the given reason (logout, revoke).
 // It returns ErrNotFound for an unknown or expired cookie.
 func (s *Store) Delete(d record.Digest, why record.DeleteReason) error {
-	m := s.lock(d)
+	return s.change(record.Delete(d, why))
+}
+
+// change commits ev if its cookie is live: the check and the append under
+// the cookie's stripe lock, so that no other call on it comes between.
+func (s *Store) change(ev record.Event) error {
+	m := s.lock(ev.Digest)
 	defer s.unlock(m)
-	if !s.idx.Live(d) {
+	if !s.idx.Live(ev.Digest) {
 		return ErrNotFound
 	}
-	ev := record.Delete(d, why)
 	return s.commit(&ev)
 }
 
