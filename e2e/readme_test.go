@@ -72,3 +72,77 @@ func TestREADMEProgramBuilds(t *testing.T) {
 		t.Fatalf("no program was built: %v", err)
 	}
 }
+
+// The README's Layout names every package of the main module, so that a
+// package added without a line there fails here instead of going unseen.
+// A row may name several packages (`bench`, `bench/peers`); a package
+// below one named in the table (internal/testkit/journaltest) is covered
+// by its parent's row.
+func TestREADMELayoutNamesEveryPackage(t *testing.T) {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		t.Fatal("the README has no Layout section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	named := map[string]bool{}
+	for line := range strings.Lines(layout) {
+		first, _, ok := strings.Cut(strings.TrimPrefix(line, "|"), "|")
+		if !ok || !strings.HasPrefix(line, "|") {
+			continue
+		}
+		for _, name := range strings.Split(first, ",") {
+			if name = strings.Trim(strings.TrimSpace(name), "`"); name != "" {
+				named[name] = true
+			}
+		}
+	}
+	missing := map[string]bool{}
+	err = filepath.WalkDir(repo, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repo, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if name := d.Name(); rel != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			if rel != "." && rel != "e2e" && fileExists(filepath.Join(path, "go.mod")) {
+				return filepath.SkipDir // another module, with its own row or none
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		for dir := filepath.ToSlash(filepath.Dir(rel)); ; dir = filepath.ToSlash(filepath.Dir(dir)) {
+			if named[dir] {
+				return nil
+			}
+			if dir == "." {
+				break
+			}
+		}
+		if dir := filepath.Dir(rel); !missing[dir] {
+			missing[dir] = true
+			t.Errorf("the README's Layout does not name the package %s", dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
