@@ -87,6 +87,7 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	nc      *nats.Conn
+	send    *sender
 	ownConn bool
 	js      jetstream.JetStream
 	stream  jetstream.Stream
@@ -206,6 +207,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		return nil, err
 	}
+	send, err := newSender(s.nc)
+	if err != nil {
+		return fail(fmt.Errorf("nats store: %w", err))
+	}
+	s.send = send
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return fail(fmt.Errorf("nats store: %w", err))
@@ -425,6 +431,7 @@ func (s *Store) notify(ev record.Event) {
 // configured, and closes the connection if the store opened it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.send.close()
 		s.consumer.Stop()
 		s.cancel()
 		<-s.done

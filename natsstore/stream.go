@@ -267,16 +267,20 @@ func (s *Store) publishTombstone(deadline time.Time, st state, ev record.Event) 
 // duplicate window costs a quarter of the publish rate, and the condition
 // already covers that attempt.
 func (s *Store) publish(deadline time.Time, subject string, data []byte, ttl time.Duration, after uint64) (uint64, error) {
-	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
-		hdrTTL:        {ttlValue(ttl)},
-		hdrExpectSubj: {strconv.FormatUint(after, 10)},
-	}}
+	ttlHdr, afterHdr := []string{ttlValue(ttl)}, []string{strconv.FormatUint(after, 10)}
+	var msgID []string
 	for attempt := 0; ; attempt++ {
-		if attempt == 1 {
-			m.Header[hdrMsgID] = []string{nuid.Next()}
+		// Each attempt is a message of its own: the sender may still hold
+		// the last one.
+		m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{hdrTTL: ttlHdr, hdrExpectSubj: afterHdr}}
+		if attempt > 0 {
+			if msgID == nil {
+				msgID = []string{nuid.Next()}
+			}
+			m.Header[hdrMsgID] = msgID
 		}
 		start := time.Now()
-		resp, err := s.nc.RequestMsg(m, time.Until(attemptDeadline(deadline)))
+		resp, err := s.send.request(m, time.Until(attemptDeadline(deadline)))
 		var seq uint64
 		if err == nil {
 			seq, err = ackSeq(resp.Data)
@@ -396,7 +400,7 @@ func wrongLastSequence(err error) bool {
 // responders during an election, a connection being re-established, or an
 // error that JetStream itself marks as temporary.
 func retryable(err error) bool {
-	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, context.Canceled) || errors.Is(err, errClosed) {
 		return false
 	}
 	var apiErr *jetstream.APIError
