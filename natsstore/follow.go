@@ -134,8 +134,8 @@ type waiter struct {
 }
 
 // waitApplied waits until the follower has applied seq, for at most
-// maxApplyWait or until ctx ends, and reports whether it has.
-func (s *Store) waitApplied(ctx context.Context, seq uint64) bool {
+// maxApplyWait or until the deadline, and reports whether it has.
+func (s *Store) waitApplied(deadline time.Time, seq uint64) bool {
 	if s.applied.Load() >= seq {
 		return true
 	}
@@ -148,13 +148,12 @@ func (s *Store) waitApplied(ctx context.Context, seq uint64) bool {
 	if s.applied.Load() >= seq {
 		s.wake(s.applied.Load())
 	}
-	t := time.NewTimer(maxApplyWait)
+	t := time.NewTimer(min(maxApplyWait, time.Until(deadline)))
 	defer t.Stop()
 	select {
 	case <-w.ch:
 		return true
 	case <-t.C:
-	case <-ctx.Done():
 	}
 	s.waitMu.Lock()
 	defer s.waitMu.Unlock()
@@ -185,8 +184,8 @@ func (s *Store) wake(applied uint64) {
 
 // applyLate makes a change at seq show in this node's index: it waits for
 // the follower, and applies ev itself if the follower is slow.
-func (s *Store) applyLate(ctx context.Context, seq uint64, ev *record.Event) {
-	if !s.waitApplied(ctx, seq) {
+func (s *Store) applyLate(deadline time.Time, seq uint64, ev *record.Event) {
+	if !s.waitApplied(deadline, seq) {
 		s.apply(ev)
 	}
 }

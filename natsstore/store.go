@@ -87,6 +87,7 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	nc      *nats.Conn
+	send    *sender
 	ownConn bool
 	js      jetstream.JetStream
 	stream  jetstream.Stream
@@ -206,6 +207,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		return nil, err
 	}
+	send, err := newSender(s.nc)
+	if err != nil {
+		return fail(fmt.Errorf("nats store: %w", err))
+	}
+	s.send = send
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return fail(fmt.Errorf("nats store: %w", err))
@@ -273,9 +279,7 @@ func (s *Store) Get(d record.Digest) (record.Cookie, bool) {
 	if c, ok := s.idx.Get(d); ok {
 		return c, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.LookupTimeout)
-	defer cancel()
-	st, err := s.current(ctx, d)
+	st, err := s.current(time.Now().Add(s.opts.LookupTimeout), d)
 	if err != nil {
 		s.log.Warn("nats store: lookup of a cookie the index lacks failed", "cookie", d, "err", err)
 		return record.Cookie{}, false
@@ -297,9 +301,7 @@ func (s *Store) Create(c record.Cookie) error {
 	if _, ok := s.idx.Get(c.Digest); ok {
 		return fmt.Errorf("create cookie %s: %w", c.Digest, index.ErrExists)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-	defer cancel()
-	if _, err := s.publishState(ctx, c, 0); err != nil {
+	if _, err := s.publishState(time.Now().Add(s.opts.Timeout), c, 0); err != nil {
 		return fmt.Errorf("create cookie %s: %w", c.Digest, err)
 	}
 	return nil
@@ -308,12 +310,11 @@ func (s *Store) Create(c record.Cookie) error {
 // SetAuth replaces the auth tuple of the live cookie d; the zero Auth clears
 // it. It fails with index.ErrNotFound if no live cookie has the digest.
 func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-	defer cancel()
-	_, err := s.change(ctx, d, func(st state) (uint64, error) {
+	deadline := time.Now().Add(s.opts.Timeout)
+	_, err := s.change(deadline, d, func(st state) (uint64, error) {
 		c := st.cookie
 		c.Auth = a
-		return s.publishState(ctx, c, st.seq)
+		return s.publishState(deadline, c, st.seq)
 	})
 	if err != nil {
 		return fmt.Errorf("set auth of cookie %s: %w", d, err)
@@ -325,10 +326,9 @@ func (s *Store) SetAuth(d record.Digest, a record.Auth) error {
 // subject, which every node applies. It fails with index.ErrNotFound if
 // no live cookie has the digest.
 func (s *Store) Delete(d record.Digest, why record.DeleteReason) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-	defer cancel()
-	_, err := s.change(ctx, d, func(st state) (uint64, error) {
-		return s.publishTombstone(ctx, st, record.Delete(d, why))
+	deadline := time.Now().Add(s.opts.Timeout)
+	_, err := s.change(deadline, d, func(st state) (uint64, error) {
+		return s.publishTombstone(deadline, st, record.Delete(d, why))
 	})
 	if err != nil {
 		return fmt.Errorf("delete cookie %s: %w", d, err)
@@ -346,25 +346,24 @@ func (s *Store) Rotate(old record.Digest, next record.Cookie) error {
 	if err := index.ValidateNew(next); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-	defer cancel()
-	st, err := s.current(ctx, old)
+	deadline := time.Now().Add(s.opts.Timeout)
+	st, err := s.current(deadline, old)
 	if err != nil {
 		return fmt.Errorf("rotate cookie %s: %w", old, err)
 	}
 	if !st.live {
 		return fmt.Errorf("rotate cookie %s: %w", old, index.ErrNotFound)
 	}
-	nextSeq, err := s.publishState(ctx, next, 0)
+	nextSeq, err := s.publishState(deadline, next, 0)
 	if err != nil {
 		return fmt.Errorf("rotate cookie %s: new cookie %s: %w", old, next.Digest, err)
 	}
-	_, err = s.changeFrom(ctx, old, st, func(st state) (uint64, error) {
-		return s.publishTombstone(ctx, st, record.Rotated(old, next.Digest))
+	_, err = s.changeFrom(deadline, old, st, func(st state) (uint64, error) {
+		return s.publishTombstone(deadline, st, record.Rotated(old, next.Digest))
 	})
 	if errors.Is(err, index.ErrNotFound) {
 		// old went away meanwhile: the login must not outlive it.
-		_, derr := s.publishTombstone(ctx, state{seq: nextSeq, cookie: next, live: true}, record.Delete(next.Digest, record.ReasonUnspecified))
+		_, derr := s.publishTombstone(deadline, state{seq: nextSeq, cookie: next, live: true}, record.Delete(next.Digest, record.ReasonUnspecified))
 		return errors.Join(fmt.Errorf("rotate cookie %s: %w", old, err), derr)
 	}
 	if err != nil {
@@ -432,6 +431,7 @@ func (s *Store) notify(ev record.Event) {
 // configured, and closes the connection if the store opened it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.send.close()
 		s.consumer.Stop()
 		s.cancel()
 		<-s.done

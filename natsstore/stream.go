@@ -3,6 +3,7 @@ package natsstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -77,7 +78,7 @@ func (s *Store) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error)
 			return info, nil
 		}
 		// Another node may have created it meanwhile.
-		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && (!retryable(err) || !s.backoff(ctx, attempt)) {
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && (!retryable(err) || !backoffCtx(ctx, attempt)) {
 			return nil, fmt.Errorf("nats store: stream %s: %w", want.Name, err)
 		}
 	}
@@ -152,9 +153,9 @@ type state struct {
 }
 
 // current reads the last message of cookie d's subject from the stream
-// leader, retrying transient failures until ctx ends.
-func (s *Store) current(ctx context.Context, d record.Digest) (state, error) {
-	m, err := s.lastMsg(ctx, s.subject(d))
+// leader, retrying transient failures until the deadline.
+func (s *Store) current(deadline time.Time, d record.Digest) (state, error) {
+	m, err := s.lastMsg(deadline, s.subject(d))
 	if err != nil {
 		return state{}, err
 	}
@@ -177,9 +178,9 @@ func (s *Store) current(ctx context.Context, d record.Digest) (state, error) {
 }
 
 // lastMsg returns the last message on subject, or nil when it has none.
-func (s *Store) lastMsg(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+func (s *Store) lastMsg(deadline time.Time, subject string) (*jetstream.RawStreamMsg, error) {
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		actx, cancel := context.WithDeadline(context.Background(), attemptDeadline(deadline))
 		m, err := s.stream.GetLastMsgForSubject(actx, subject)
 		cancel()
 		if err == nil {
@@ -188,23 +189,23 @@ func (s *Store) lastMsg(ctx context.Context, subject string) (*jetstream.RawStre
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil, nil
 		}
-		if !retryable(err) || !s.backoff(ctx, attempt) {
+		if !retryable(err) || !backoff(deadline, attempt) {
 			return nil, fmt.Errorf("%w: read %s: %w", ErrUnavailable, subject, err)
 		}
 	}
 }
 
 // change applies fn to the current state of the live cookie d until it
-// publishes without a conflict, or ctx ends.
-func (s *Store) change(ctx context.Context, d record.Digest, fn func(state) (uint64, error)) (uint64, error) {
-	st, err := s.current(ctx, d)
+// publishes without a conflict, or the deadline passes.
+func (s *Store) change(deadline time.Time, d record.Digest, fn func(state) (uint64, error)) (uint64, error) {
+	st, err := s.current(deadline, d)
 	if err != nil {
 		return 0, err
 	}
-	return s.changeFrom(ctx, d, st, fn)
+	return s.changeFrom(deadline, d, st, fn)
 }
 
-func (s *Store) changeFrom(ctx context.Context, d record.Digest, st state, fn func(state) (uint64, error)) (uint64, error) {
+func (s *Store) changeFrom(deadline time.Time, d record.Digest, st state, fn func(state) (uint64, error)) (uint64, error) {
 	for {
 		if !st.live {
 			return 0, index.ErrNotFound
@@ -213,7 +214,7 @@ func (s *Store) changeFrom(ctx context.Context, d record.Digest, st state, fn fu
 		if !errors.Is(err, errConflict) {
 			return seq, err
 		}
-		if st, err = s.current(ctx, d); err != nil {
+		if st, err = s.current(deadline, d); err != nil {
 			return 0, err
 		}
 	}
@@ -222,20 +223,20 @@ func (s *Store) changeFrom(ctx context.Context, d record.Digest, st state, fn fu
 // publishState publishes the whole state of c on its subject, expecting
 // the subject's last sequence to be after (0: a new cookie). A conflict on
 // a new cookie is index.ErrExists.
-func (s *Store) publishState(ctx context.Context, c record.Cookie, after uint64) (uint64, error) {
+func (s *Store) publishState(deadline time.Time, c record.Cookie, after uint64) (uint64, error) {
 	ev := record.State(c)
 	data, err := record.AppendEvent(nil, &ev)
 	if err != nil {
 		return 0, err
 	}
-	seq, err := s.publish(ctx, s.subject(c.Digest), data, c.Expires().Sub(s.now()), after)
+	seq, err := s.publish(deadline, s.subject(c.Digest), data, c.Expires().Sub(s.now()), after)
 	if after == 0 && errors.Is(err, errConflict) {
 		return 0, index.ErrExists
 	}
 	// A new cookie is not waited for: a read that misses it in the index
 	// finds it in the stream. A change must show at once, here.
 	if err == nil && after != 0 {
-		s.applyLate(ctx, seq, &ev)
+		s.applyLate(deadline, seq, &ev)
 	}
 	return seq, err
 }
@@ -243,21 +244,21 @@ func (s *Store) publishState(ctx context.Context, c record.Cookie, after uint64)
 // publishTombstone publishes ev, a Delete, over the live state st. The
 // tombstone outlives st's cookie by TombstoneGrace, so that no node can
 // still hold the cookie when the tombstone expires.
-func (s *Store) publishTombstone(ctx context.Context, st state, ev record.Event) (uint64, error) {
+func (s *Store) publishTombstone(deadline time.Time, st state, ev record.Event) (uint64, error) {
 	data, err := record.AppendEvent(nil, &ev)
 	if err != nil {
 		return 0, err
 	}
 	ttl := st.cookie.Expires().Sub(s.now()) + s.opts.TombstoneGrace
-	seq, err := s.publish(ctx, s.subject(ev.Digest), data, ttl, st.seq)
+	seq, err := s.publish(deadline, s.subject(ev.Digest), data, ttl, st.seq)
 	if err == nil {
-		s.applyLate(ctx, seq, &ev)
+		s.applyLate(deadline, seq, &ev)
 	}
 	return seq, err
 }
 
 // publish stores data on subject with a TTL and the expected last sequence
-// of the subject, retrying transient failures until ctx ends. The
+// of the subject, retrying transient failures until the deadline. The
 // condition makes a duplicate impossible: a retry after an attempt that
 // was stored but whose ack was lost finds the subject moved on, and then
 // reads whether the message there is this one. Retries also carry one
@@ -265,23 +266,29 @@ func (s *Store) publishTombstone(ctx context.Context, st state, ev record.Event)
 // as the duplicate it is. The first attempt goes without: the stream's
 // duplicate window costs a quarter of the publish rate, and the condition
 // already covers that attempt.
-func (s *Store) publish(ctx context.Context, subject string, data []byte, ttl time.Duration, after uint64) (uint64, error) {
-	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
-		hdrTTL:        {ttlValue(ttl)},
-		hdrExpectSubj: {strconv.FormatUint(after, 10)},
-	}}
+func (s *Store) publish(deadline time.Time, subject string, data []byte, ttl time.Duration, after uint64) (uint64, error) {
+	ttlHdr, afterHdr := []string{ttlValue(ttl)}, []string{strconv.FormatUint(after, 10)}
+	var msgID []string
 	for attempt := 0; ; attempt++ {
-		if attempt == 1 {
-			m.Header[hdrMsgID] = []string{nuid.Next()}
+		// Each attempt is a message of its own: the sender may still hold
+		// the last one.
+		m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{hdrTTL: ttlHdr, hdrExpectSubj: afterHdr}}
+		if attempt > 0 {
+			if msgID == nil {
+				msgID = []string{nuid.Next()}
+			}
+			m.Header[hdrMsgID] = msgID
 		}
 		start := time.Now()
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		ack, err := s.js.PublishMsg(actx, m)
-		cancel()
+		resp, err := s.send.request(m, time.Until(attemptDeadline(deadline)))
+		var seq uint64
+		if err == nil {
+			seq, err = ackSeq(resp.Data)
+		}
 		s.stats.observe(time.Since(start), err)
 		if err == nil {
-			s.seen(ack.Sequence)
-			return ack.Sequence, nil
+			s.seen(seq)
+			return seq, nil
 		}
 		if wrongLastSequence(err) {
 			if attempt == 0 {
@@ -289,16 +296,53 @@ func (s *Store) publish(ctx context.Context, subject string, data []byte, ttl ti
 			}
 			// An earlier attempt may have been stored with its ack lost;
 			// then the subject's last message is this one.
-			if last, lerr := s.lastMsg(ctx, subject); lerr == nil && last != nil && bytes.Equal(last.Data, data) {
+			if last, lerr := s.lastMsg(deadline, subject); lerr == nil && last != nil && bytes.Equal(last.Data, data) {
 				s.seen(last.Sequence)
 				return last.Sequence, nil
 			}
 			return 0, errConflict
 		}
-		if !retryable(err) || !s.backoff(ctx, attempt) {
+		if !retryable(err) || !backoff(deadline, attempt) {
 			return 0, fmt.Errorf("%w: publish on %s: %w", ErrUnavailable, subject, err)
 		}
 	}
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Error  *jetstream.APIError `json:"error"`
+	Stream string              `json:"stream"`
+	Seq    uint64              `json:"seq"`
+}
+
+// ackSeq returns the stream sequence that a publish ack gives, or the
+// error that it reports. A stored message is acknowledged as
+// {"stream":"NAME","seq":N}, which is read here by hand; any other answer
+// by encoding/json, which costs more than the rest of a publish in this
+// process.
+func ackSeq(data []byte) (uint64, error) {
+	const head, mid = `{"stream":"`, `","seq":`
+	if rest, ok := bytes.CutPrefix(data, []byte(head)); ok {
+		name := bytes.IndexByte(rest, '"')
+		if name > 0 && bytes.IndexByte(rest[:name], '\\') < 0 && bytes.HasPrefix(rest[name:], []byte(mid)) {
+			if num, ok := bytes.CutSuffix(rest[name+len(mid):], []byte("}")); ok {
+				if seq, err := strconv.ParseUint(string(num), 10, 64); err == nil && seq > 0 {
+					return seq, nil
+				}
+			}
+		}
+	}
+	var ack pubAck
+	if err := json.Unmarshal(data, &ack); err != nil {
+		return 0, fmt.Errorf("%w: %q", jetstream.ErrInvalidJSAck, data)
+	}
+	if ack.Error != nil {
+		return 0, ack.Error
+	}
+	if ack.Stream == "" || ack.Seq == 0 {
+		return 0, fmt.Errorf("%w: %q", jetstream.ErrInvalidJSAck, data)
+	}
+	return ack.Seq, nil
 }
 
 // ttlValue is a Nats-TTL header value: whole seconds, rounded up, at least
@@ -308,11 +352,34 @@ func ttlValue(d time.Duration) string {
 	return strconv.FormatInt(max(secs, 1), 10)
 }
 
-// backoff sleeps before retry attempt+1 and reports whether ctx leaves time
-// for it.
-func (s *Store) backoff(ctx context.Context, attempt int) bool {
-	wait := min(minBackoff<<min(attempt, 8), maxBackoff)
-	t := time.NewTimer(wait)
+// attemptDeadline is the deadline of one request of an operation that
+// must end by deadline.
+func attemptDeadline(deadline time.Time) time.Time {
+	if a := time.Now().Add(attemptTimeout); a.Before(deadline) {
+		return a
+	}
+	return deadline
+}
+
+// retryWait is the pause before retry attempt+1.
+func retryWait(attempt int) time.Duration {
+	return min(minBackoff<<min(attempt, 8), maxBackoff)
+}
+
+// backoff sleeps before retry attempt+1 and reports whether the deadline
+// leaves time for it.
+func backoff(deadline time.Time, attempt int) bool {
+	wait := retryWait(attempt)
+	if time.Until(deadline) <= wait {
+		return false
+	}
+	time.Sleep(wait)
+	return true
+}
+
+// backoffCtx is backoff until ctx ends.
+func backoffCtx(ctx context.Context, attempt int) bool {
+	t := time.NewTimer(retryWait(attempt))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -333,7 +400,7 @@ func wrongLastSequence(err error) bool {
 // responders during an election, a connection being re-established, or an
 // error that JetStream itself marks as temporary.
 func retryable(err error) bool {
-	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, context.Canceled) || errors.Is(err, errClosed) {
 		return false
 	}
 	var apiErr *jetstream.APIError

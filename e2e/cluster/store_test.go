@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -251,6 +252,99 @@ func TestTwoNodes(t *testing.T) {
 	}
 	if got, ok := b.Get(n.Digest); !ok || got.Auth.AuthID != "alice" {
 		t.Fatalf("B's view of the new cookie: %+v, %v", got, ok)
+	}
+}
+
+// Concurrent creates on two nodes: each is acknowledged with its own
+// answer, and a digest that both nodes create at once is issued by exactly
+// one of them.
+func TestConcurrentCreates(t *testing.T) {
+	srv := embedded(t)
+	clock := testkit.NewClock()
+	nodes := []*natsstore.Store{
+		openStore(t, clock, []string{srv.ClientURL()}, nil),
+		openStore(t, clock, []string{srv.ClientURL()}, nil),
+	}
+	const writers, each, contested = 16, 40, 200
+	shared := make([]record.Cookie, contested)
+	for i := range shared {
+		shared[i] = newCookie(t, clock, time.Hour)
+	}
+	var mu sync.Mutex
+	var created []record.Digest
+	won := make([]int, contested)
+	var errs []error
+	var wg sync.WaitGroup
+	for n, st := range nodes {
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					c := newCookie(t, clock, time.Hour)
+					err := st.Create(c)
+					// Every writer of both nodes goes through the
+					// contested digests, from its own starting point.
+					k := (n*writers*each + w*each + i) % contested
+					serr := st.Create(shared[k])
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+					} else {
+						created = append(created, c.Digest)
+					}
+					switch {
+					case serr == nil:
+						won[k]++
+					case !errors.Is(serr, memstore.ErrExists):
+						errs = append(errs, serr)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d creates failed, the first: %v", len(errs), errs[0])
+	}
+	for k, n := range won {
+		if n != 1 {
+			t.Fatalf("contested cookie %d was created %d times", k, n)
+		}
+	}
+	want := len(nodes)*writers*each + contested
+	for i, st := range nodes {
+		eventually(t, 20*time.Second, fmt.Sprintf("node %d applies every cookie", i), func() bool { return st.Len() == want })
+		for _, d := range created {
+			if !inIndex(st, d) {
+				t.Fatalf("node %d lacks an acknowledged cookie", i)
+			}
+		}
+	}
+}
+
+// A write after Close fails at once.
+func TestWriteAfterClose(t *testing.T) {
+	srv := embedded(t)
+	clock := testkit.NewClock()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// On a connection that the store does not own, which stays open.
+	st := openStore(t, clock, nil, func(o *natsstore.Options) { o.Conn = nc })
+	if err := st.Create(newCookie(t, clock, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := st.Create(newCookie(t, clock, time.Hour)); err == nil {
+		t.Fatal("Create after Close succeeded")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Create after Close took %v", took)
 	}
 }
 

@@ -148,7 +148,35 @@ func cluster(b testing.TB, n int) []*proc {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	if n > 1 {
+		waitCluster(b, procs)
+	}
 	return procs
+}
+
+// waitCluster waits until the cluster can place a stream on all its
+// servers: a stream created before then fails, the meta leader not having
+// heard from every server yet.
+func waitCluster(b testing.TB, procs []*proc) {
+	nc, js := connect(b, procs)
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.CreateStream(actx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: len(procs)})
+		if err == nil {
+			err = js.DeleteStream(actx, "PROBE")
+		}
+		acancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			b.Fatalf("the cluster cannot place a stream: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func urls(procs []*proc) []string {
@@ -172,11 +200,16 @@ func connect(b testing.TB, procs []*proc) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// openStore opens a nats store on procs with a fresh stream name.
-func openStore(b testing.TB, procs []*proc, stream, prefix string, replicas int) *natsstore.Store {
+// openStore opens a nats store on procs with a fresh stream name, on its
+// own connection or on conn.
+func openStore(b testing.TB, procs []*proc, stream, prefix string, replicas int, conn ...*nats.Conn) *natsstore.Store {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := natsstore.Open(ctx, natsstore.Options{URLs: urls(procs), Stream: stream, SubjectPrefix: prefix, Replicas: replicas})
+	opts := natsstore.Options{URLs: urls(procs), Stream: stream, SubjectPrefix: prefix, Replicas: replicas}
+	if len(conn) > 0 {
+		opts.Conn = conn[0]
+	}
+	st, err := natsstore.Open(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,8 +228,12 @@ func rawStream(b testing.TB, js jetstream.JetStream, name, prefix string, replic
 		Name: name, Subjects: []string{prefix + ".*"}, MaxMsgsPerSubject: 1, MaxMsgs: -1, MaxBytes: -1,
 		Storage: jetstream.FileStorage, Replicas: replicas, AllowMsgTTL: true, SubjectDeleteMarkerTTL: 15 * time.Minute, AllowRollup: true,
 	}
+	// Each attempt has its own deadline: a cluster that is still
+	// electing its meta leader may drop a request without an answer.
 	for {
-		_, err := js.CreateStream(ctx, cfg)
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.CreateStream(actx, cfg)
+		acancel()
 		if err == nil {
 			return
 		}
@@ -256,90 +293,179 @@ func parallel(b testing.TB, n, w int, op func(i int) error) float64 {
 
 var runID atomic.Int64
 
+// connectFirst connects to the first of procs, and to the others only
+// if it is lost: the store and the raw publisher meet the same server.
+func connectFirst(b testing.TB, procs []*proc) *nats.Conn {
+	nc, err := nats.Connect(strings.Join(urls(procs), ","), nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	return nc
+}
+
+// placeLeader moves the leader of stream to the server named leader, and
+// waits until it is there. A stream of one replica is left as it is.
+func placeLeader(b testing.TB, js jetstream.JetStream, nc *nats.Conn, stream, leader string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		if s, err := js.Stream(ctx, stream); err == nil {
+			info := s.CachedInfo()
+			if info.Cluster == nil || info.Config.Replicas == 1 || info.Cluster.Leader == leader {
+				return
+			}
+			if info.Cluster.Leader != "" {
+				req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, leader)
+				_, _ = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, []byte(req), 2*time.Second)
+			}
+		}
+		if ctx.Err() != nil {
+			b.Fatalf("the leader of stream %s did not move to %s", stream, leader)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Header values of the publishes that BenchmarkNATSCreate's "contract"
+// side sends: those of a new cookie of 24 hours.
+var contractHeader = nats.Header{"Nats-TTL": {"86400"}, "Nats-Expected-Last-Subject-Sequence": {"0"}}
+
 // BenchmarkNATSCreate: durable creates per second through the store
-// (create-only, Nats-TTL, Nats-Msg-Id, acknowledged) against raw
-// js.Publish of the same payloads to a stream with the same settings, at
-// 1 and 64 writers, on 1 and 3 replicas.
+// against js.Publish, at 1 and 64 writers, on 1 and 3 replicas. Each
+// round has three sides, each on a fresh stream of the store's settings,
+// each with its own connection to the same server, each sending the same
+// cookies' payloads:
+//
+//   - store: Store.Create (create-only, Nats-TTL, acknowledged), the
+//     stream followed by the store's follower into its index;
+//   - raw: js.Publish of the payload, no headers, nobody following;
+//   - contract: js.PublishMsg of the payload with the store's headers
+//     (Nats-TTL, Nats-Expected-Last-Subject-Sequence 0) to a stream that
+//     an ordered consumer in this process follows, counting: what the
+//     contract asks of JetStream, without the store's own work.
+//
+// With 3 replicas, the connections go to n1 and every stream's leader is
+// moved to n2, as for most nodes of a cluster. The rounds rotate the order
+// of the sides; the figures are the medians over the rounds (b.N rounds),
+// and ratio is the median of the rounds' store/raw.
 func BenchmarkNATSCreate(b *testing.B) {
 	for _, replicas := range []int{1, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
 			procs := cluster(b, replicas)
-			_, js := connect(b, procs)
 			for _, writers := range []int{1, 64} {
 				b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-					n := max(b.N, 1) * 2000
+					per := 30000
 					if writers == 1 {
-						n = max(b.N, 1) * 500
+						per = 1000
 					}
-					id := runID.Add(1)
-					stream, prefix := fmt.Sprintf("C%d", id), fmt.Sprintf("c%d", id)
-					st := openStore(b, procs, stream, prefix, replicas)
-					rawStream(b, js, fmt.Sprintf("R%d", id), fmt.Sprintf("r%d", id), replicas)
-					cs, ps := cookies(b, n)
-					ctx := context.Background()
-					// Rounds alternate which goes first, so that a drift of
-					// the machine or of the servers weighs on both alike.
-					const rounds = 4
-					var rawT, storeT, followT time.Duration
-					// A third publisher sends the same payloads raw to a
-					// stream that an ordered consumer in this process
-					// follows, as every node's follower does: the share of
-					// the gap that following costs.
-					fid := runID.Add(1)
-					rawStream(b, js, fmt.Sprintf("F%d", fid), fmt.Sprintf("f%d", fid), replicas)
-					fcons, err := js.OrderedConsumer(ctx, fmt.Sprintf("F%d", fid), jetstream.OrderedConsumerConfig{})
-					if err != nil {
-						b.Fatal(err)
+					var store, raw, contract, ratio, ratioContract []float64
+					for r := range max(b.N, 1) {
+						rs := createRound(b, procs, replicas, writers, per, r)
+						store, raw, contract = append(store, rs[0]), append(raw, rs[1]), append(contract, rs[2])
+						ratio, ratioContract = append(ratio, rs[0]/rs[1]), append(ratioContract, rs[0]/rs[2])
 					}
-					fcc, err := fcons.Consume(func(m jetstream.Msg) { _, _ = m.Metadata() }, jetstream.PullMaxMessages(1024))
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer fcc.Stop()
-					per := n / rounds
-					for r := range rounds {
-						part, pay := cs[r*per:(r+1)*per], ps[r*per:(r+1)*per]
-						runRaw := func() {
-							start := time.Now()
-							parallel(b, per, writers, func(i int) error {
-								_, err := js.Publish(ctx, fmt.Sprintf("r%d.%x", id, part[i].Digest[:]), pay[i])
-								return err
-							})
-							rawT += time.Since(start)
-						}
-						runStore := func() {
-							start := time.Now()
-							parallel(b, per, writers, func(i int) error { return st.Create(part[i]) })
-							storeT += time.Since(start)
-						}
-						runFollowed := func() {
-							start := time.Now()
-							parallel(b, per, writers, func(i int) error {
-								_, err := js.Publish(ctx, fmt.Sprintf("f%d.%x", fid, part[i].Digest[:]), pay[i])
-								return err
-							})
-							followT += time.Since(start)
-						}
-						if r%2 == 0 {
-							runRaw()
-							runStore()
-							runFollowed()
-						} else {
-							runFollowed()
-							runStore()
-							runRaw()
-						}
-					}
-					b.ReportMetric(float64(rounds*per)/followT.Seconds(), "raw_followed/s")
-					raw := float64(rounds*per) / rawT.Seconds()
-					store := float64(rounds*per) / storeT.Seconds()
-					b.ReportMetric(store, "creates/s")
-					b.ReportMetric(raw, "raw/s")
-					b.ReportMetric(store/raw, "ratio")
+					b.ReportMetric(median(store), "creates/s")
+					b.ReportMetric(median(raw), "raw/s")
+					b.ReportMetric(median(contract), "contract/s")
+					b.ReportMetric(median(ratio), "ratio")
+					b.ReportMetric(median(ratioContract), "ratio_contract")
 				})
 			}
 		})
 	}
+}
+
+// sideOrders are the orders in which the rounds run the sides (0 store, 1
+// raw, 2 contract): each side takes each place alike.
+var sideOrders = [][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}, {1, 0, 2}, {0, 2, 1}}
+
+// createRound runs one round of BenchmarkNATSCreate and returns the rates
+// of the store, raw and contract sides.
+func createRound(b *testing.B, procs []*proc, replicas, writers, per, round int) [3]float64 {
+	ctx := context.Background()
+	id := runID.Add(1)
+	leader := "n2"
+	// The store: its stream created, placed, then followed.
+	storeNC := connectFirst(b, procs)
+	storeJS, err := jetstream.New(storeNC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stream, prefix := fmt.Sprintf("C%d", id), fmt.Sprintf("c%d", id)
+	openStore(b, procs, stream, prefix, replicas, storeNC).Close()
+	placeLeader(b, storeJS, storeNC, stream, leader)
+	st := openStore(b, procs, stream, prefix, replicas, storeNC)
+
+	rawNC := connectFirst(b, procs)
+	rawJS, err := jetstream.New(rawNC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rawStream(b, rawJS, fmt.Sprintf("R%d", id), fmt.Sprintf("r%d", id), replicas)
+	placeLeader(b, rawJS, rawNC, fmt.Sprintf("R%d", id), leader)
+
+	conNC := connectFirst(b, procs)
+	conJS, err := jetstream.New(conNC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rawStream(b, conJS, fmt.Sprintf("K%d", id), fmt.Sprintf("k%d", id), replicas)
+	placeLeader(b, conJS, conNC, fmt.Sprintf("K%d", id), leader)
+	cons, err := conJS.OrderedConsumer(ctx, fmt.Sprintf("K%d", id), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var followed atomic.Int64
+	cc, err := cons.Consume(func(jetstream.Msg) { followed.Add(1) }, jetstream.PullMaxMessages(1024))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Stop()
+
+	defer storeNC.Close()
+	defer st.Close()
+	defer rawNC.Close()
+	defer conNC.Close()
+
+	cs, ps := cookies(b, per)
+	rawSubj := make([]string, per)
+	conMsg := make([]*nats.Msg, per)
+	for i, c := range cs {
+		rawSubj[i] = fmt.Sprintf("r%d.%x", id, c.Digest[:])
+		conMsg[i] = &nats.Msg{Subject: fmt.Sprintf("k%d.%x", id, c.Digest[:]), Data: ps[i], Header: contractHeader}
+	}
+	sides := [3]func() float64{
+		func() float64 {
+			return parallel(b, per, writers, func(i int) error { return st.Create(cs[i]) })
+		},
+		func() float64 {
+			return parallel(b, per, writers, func(i int) error {
+				_, err := rawJS.Publish(ctx, rawSubj[i], ps[i])
+				return err
+			})
+		},
+		func() float64 {
+			return parallel(b, per, writers, func(i int) error {
+				_, err := conJS.PublishMsg(ctx, conMsg[i])
+				return err
+			})
+		},
+	}
+	var rates [3]float64
+	for _, side := range sideOrders[round%len(sideOrders)] {
+		rates[side] = sides[side]()
+	}
+	return rates
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 // BenchmarkNATSReplay: a node that opens on a stream of a million cookies,
