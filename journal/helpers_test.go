@@ -73,6 +73,16 @@ func appendT(t *testing.T, j *Journal, payloads [][]byte) {
 	}
 }
 
+// beginRewriteT begins a rewrite of j, or fails the test.
+func beginRewriteT(t *testing.T, j *Journal) *Rewrite {
+	t.Helper()
+	rw, err := j.BeginRewrite()
+	if err != nil {
+		t.Fatalf("BeginRewrite: %v", err)
+	}
+	return rw
+}
+
 func samePayloads(t *testing.T, got, want [][]byte) {
 	t.Helper()
 	if len(got) != len(want) {
