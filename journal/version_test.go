@@ -21,11 +21,7 @@ func buildFileVersion(version int, payloads ...[]byte) ([]byte, []int64) {
 func writeVersion1(t *testing.T, payloads ...[]byte) string {
 	t.Helper()
 	file, _ := buildFileVersion(1, payloads...)
-	path := filepath.Join(t.TempDir(), "j.dat")
-	if err := os.WriteFile(path, file, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeFileT(t, file)
 }
 
 // fileVersion returns the version field of the header of the file at path.
@@ -171,8 +167,7 @@ func TestToolsReportVersion(t *testing.T) {
 	payloads := testPayloads("ev", 4)
 	for _, version := range []int{1, 2} {
 		file, offs := buildFileVersion(version, payloads...)
-		path := filepath.Join(t.TempDir(), "j.dat")
-		os.WriteFile(path, file, 0o600)
+		path := writeFileT(t, file)
 
 		r, err := NewReader(bytes.NewReader(file))
 		if err != nil || r.Version() != version {
