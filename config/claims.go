@@ -50,14 +50,9 @@ func (p *parser) claimPort(path, owner string, ep *Endpoint) {
 // find it locked at startup), and guards the journal from static folders.
 func (p *parser) claimStoreFile(path, owner, filename string) {
 	p.guard(path, filename, "the cookie journal")
-	if first, ok := p.storeFiles[filename]; ok {
+	if first, taken := claim(&p.storeFiles, filename, owner); taken {
 		p.errorf(path, "%q is already the store of %s", filename, first)
-		return
 	}
-	if p.storeFiles == nil {
-		p.storeFiles = make(map[string]string)
-	}
-	p.storeFiles[filename] = owner
 }
 
 // natsClaim is a NATS store already seen.
@@ -89,14 +84,23 @@ func (p *parser) claimStream(owner string, st *Store) {
 // one cookie per name and host, for every port and path, so two stores would
 // keep replacing each other's cookie.
 func (p *parser) claimCookieName(owner, name string) {
-	if first, ok := p.cookieNames[name]; ok {
+	if first, taken := claim(&p.cookieNames, name, owner); taken {
 		p.warnf(owner, "cookie %q is also used by %s: browsers share one cookie per name across the ports and paths of a host, so the two stores will keep replacing each other's cookie", name, first)
-		return
 	}
-	if p.cookieNames == nil {
-		p.cookieNames = make(map[string]string)
+}
+
+// claim gives key to owner in *owners, made on the first claim, unless an
+// earlier owner has it: then it returns that owner and taken, and the key
+// stays with the first.
+func claim(owners *map[string]string, key, owner string) (first string, taken bool) {
+	if first, taken := (*owners)[key]; taken {
+		return first, true
 	}
-	p.cookieNames[name] = owner
+	if *owners == nil {
+		*owners = make(map[string]string)
+	}
+	(*owners)[key] = owner
+	return "", false
 }
 
 // static is a static folder, fenced once every guarded file is known.

@@ -1,15 +1,8 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"cookiestore/internal/testkit"
 	"cookiestore/journal"
 )
 
@@ -37,46 +31,11 @@ func testNodeDir(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(node, "plain.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeKeyPair(t, node)
+	// cert.pem and key.pem, a matching pair, and other-key.pem, a key
+	// that does not match cert.pem.
+	testkit.WriteKeyPair(t, node)
+	testkit.WriteKey(t, filepath.Join(node, "other-key.pem"))
 	return node
-}
-
-// writeKeyPair writes cert.pem and key.pem, a matching self-signed pair,
-// and other-key.pem, a key that does not match cert.pem.
-func writeKeyPair(t *testing.T, dir string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("cert.pem", "CERTIFICATE", der)
-	for name, k := range map[string]*ecdsa.PrivateKey{"key.pem": key, "other-key.pem": other} {
-		b, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(name, "PRIVATE KEY", b)
-	}
 }
 
 // Builders for the common shapes: one web transport on port 8080 whose

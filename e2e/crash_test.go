@@ -1,21 +1,19 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"cookiestore/e2e/internal/serveproc"
 )
 
 // buildCommand builds the cookiestore binary into a temporary folder and
@@ -37,74 +35,18 @@ func buildCommand(t *testing.T) string {
 	return bin
 }
 
-// child is a `cookiestore serve` process.
+// child is a `cookiestore serve` process, with the URL of its /ws.
 type child struct {
-	cmd  *exec.Cmd
-	url  string // ws://127.0.0.1:PORT/ws
-	mu   sync.Mutex
-	logs strings.Builder
-	done chan struct{} // closed once the process has exited
+	*serveproc.Proc
+	url string // ws://127.0.0.1:PORT/ws
 }
-
-var listeningURL = regexp.MustCompile(`msg=listening url=http://(127\.0\.0\.1:\d+)/`)
 
 // startChild runs `cookiestore serve --config config --dir dir` on a free
 // loopback port and waits until it listens.
 func startChild(t *testing.T, bin, config, dir string) *child {
 	t.Helper()
-	c := &child{done: make(chan struct{})}
-	c.cmd = exec.Command(bin, "serve", "--config", config, "--dir", dir, "--listen", "127.0.0.1:0")
-	stderr, err := c.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.logs.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
-			if m := listeningURL.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case ready <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = c.cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() { c.kill() })
-	select {
-	case addr := <-ready:
-		c.url = "ws://" + addr + "/ws"
-	case <-c.done:
-		t.Fatalf("serve exited at start; logs:\n%s", c.stderr())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not listen within 30 s; logs:\n%s", c.stderr())
-	}
-	return c
-}
-
-func (c *child) stderr() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.logs.String()
-}
-
-// kill sends SIGKILL, as a power cut or the OOM killer would, and waits
-// for the process to be gone.
-func (c *child) kill() {
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-c.done:
-	case <-time.After(30 * time.Second):
-	}
+	p := serveproc.Start(t, bin, config, dir)
+	return &child{Proc: p, url: "ws://" + p.Addr + "/ws"}
 }
 
 // ledger is what the clients were told: the cookies delivered in a 101 or
@@ -296,13 +238,13 @@ func TestServerCrashUnderLoad(t *testing.T) {
 			if time.Now().After(deadline) {
 				close(stop)
 				wg.Wait()
-				t.Fatalf("round %d: only %d cookies and %d logins in 20 s; logs:\n%s", round, n-before, logins-beforeLogins, c.stderr())
+				t.Fatalf("round %d: only %d cookies and %d logins in 20 s; logs:\n%s", round, n-before, logins-beforeLogins, c.Stderr())
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(r.IntN(200)) * time.Millisecond)
 		inFlight := running.Load()
-		c.kill()
+		c.Kill()
 		close(stop)
 		wg.Wait()
 		n, logins := l.counts()
@@ -317,18 +259,8 @@ func TestServerCrashUnderLoad(t *testing.T) {
 	checkLedger(t, c.url, l)
 	n, logins := l.counts()
 	t.Logf("after %d crashes: all %d delivered cookies and %d confirmed logins intact", rounds, n, logins)
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
-	}
-	if strings.Contains(c.stderr(), "panic") {
-		t.Fatalf("the server panicked:\n%s", c.stderr())
-	}
-	if code := c.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("exit %d after SIGTERM; logs:\n%s", code, c.stderr())
+	c.Stop(t)
+	if strings.Contains(c.Stderr(), "panic") {
+		t.Fatalf("the server panicked:\n%s", c.Stderr())
 	}
 }

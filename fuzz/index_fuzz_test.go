@@ -138,24 +138,33 @@ func runIndexOps(t *testing.T, ops []byte) {
 			t.Fatalf("op %d: Live(%s) = %v, want %v", i, id, !wantOK, wantOK)
 		}
 	}
+	// create creates c in the index and the map, and records ev as the
+	// journal would, unless a live cookie has c's digest: then Create must
+	// fail with ErrExists. It reports whether c was created.
+	create := func(i int, c record.Cookie, ev record.Event) bool {
+		err := x.Create(c)
+		if _, ok := live(c.Digest); ok {
+			if !errors.Is(err, index.ErrExists) {
+				t.Fatalf("op %d: Create over the live cookie %s = %v", i, c.Digest, err)
+			}
+			return false
+		}
+		if err != nil {
+			t.Fatalf("op %d: Create = %v", i, err)
+		}
+		m[c.Digest] = c
+		events = append(events, ev)
+		return true
+	}
 	for i := 0; i+1 < len(ops); i += 2 {
 		op, arg := ops[i]%8, ops[i+1]
 		id := indexIDs[int(arg)%len(indexIDs)]
 		switch op {
 		case 0: // create
 			c := record.Cookie{Digest: id, Created: now, MaxAge: time.Duration(arg%5+1) * time.Second}
-			err := x.Create(c)
-			if _, ok := live(id); ok {
-				if !errors.Is(err, index.ErrExists) {
-					t.Fatalf("op %d: Create over a live cookie = %v", i, err)
-				}
+			if !create(i, c, record.Create(id, c.Created, c.MaxAge)) {
 				continue
 			}
-			if err != nil {
-				t.Fatalf("op %d: Create = %v", i, err)
-			}
-			m[id] = c
-			events = append(events, record.Create(id, c.Created, c.MaxAge))
 		case 1: // log in, switch, or log out
 			a := fuzzAuth(arg)
 			err := x.SetAuth(id, a)
@@ -243,18 +252,9 @@ func runIndexOps(t *testing.T, ops []byte) {
 		case 7: // a cookie created with its login, as a rotation creates it; or the crowd
 			if arg%8 != 0 {
 				c := record.Cookie{Digest: id, Created: now, MaxAge: time.Duration(arg%5+1) * time.Second, Auth: fuzzAuth(arg | 0x40)}
-				err := x.Create(c)
-				if _, ok := live(id); ok {
-					if !errors.Is(err, index.ErrExists) {
-						t.Fatalf("op %d: Create over a live cookie = %v", i, err)
-					}
+				if !create(i, c, record.State(c)) {
 					continue
 				}
-				if err != nil {
-					t.Fatalf("op %d: Create = %v", i, err)
-				}
-				m[id] = c
-				events = append(events, record.State(c))
 				break
 			}
 			// The crowd logs in on the next batch of cookies: now and then,
@@ -268,18 +268,7 @@ func runIndexOps(t *testing.T, ops []byte) {
 				a := record.Auth{AuthID: "crowd", AuthRole: "user", AuthMethod: "ticket", AuthRealm: "realm1",
 					AuthExtra: map[string]any{"i": int64(crowd % 7)}}
 				c := record.Cookie{Digest: d, Created: now, MaxAge: time.Duration(arg%3+1) * time.Second, Auth: a}
-				err := x.Create(c)
-				if _, ok := live(d); ok {
-					if !errors.Is(err, index.ErrExists) {
-						t.Fatalf("op %d: Create of a live crowd cookie = %v", i, err)
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatalf("op %d: Create = %v", i, err)
-				}
-				m[d] = c
-				events = append(events, record.State(c))
+				create(i, c, record.State(c))
 			}
 		}
 		if x.Len() != len(m) {

@@ -49,6 +49,13 @@ func newMetrics(s *Server) *metrics {
 			return total
 		}
 	}
+	// storeGauge and storeCounter report f summed over the stores.
+	storeGauge := func(name, help string, f func(StoreStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, sum(f))
+	}
+	storeCounter := func(name, help string, f func(StoreStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, sum(f))
+	}
 	m.reg.MustRegister(
 		m.handshakes, m.fsyncSeconds, m.fsyncErrors,
 		collectors.NewGoCollector(),
@@ -65,41 +72,35 @@ func newMetrics(s *Server) *metrics {
 			}
 			return float64(n)
 		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_cookies",
-			Help: "Cookies in the stores.",
-		}, sum(func(st StoreStats) float64 { return float64(st.Cookies) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cookiestore_events_appended_total",
-			Help: "Events appended to the cookie journals since they were opened.",
-		}, sum(func(st StoreStats) float64 { return float64(st.EventsAppended) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_journal_bytes",
-			Help: "Size of the cookie journals.",
-		}, sum(func(st StoreStats) float64 { return float64(st.JournalBytes) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cookiestore_compactions_total",
-			Help: "Journal compactions since the stores were opened.",
-		}, sum(func(st StoreStats) float64 { return float64(st.Compactions) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_stream_lag",
-			Help: "Messages of the shared cookie streams that this node has not applied yet.",
-		}, sum(func(st StoreStats) float64 {
-			if st.Stream == nil {
-				return 0
-			}
-			return float64(st.Stream.Lag)
-		})),
+		storeGauge("cookiestore_cookies",
+			"Cookies in the stores.",
+			func(st StoreStats) float64 { return float64(st.Cookies) }),
+		storeCounter("cookiestore_events_appended_total",
+			"Events appended to the cookie journals since they were opened.",
+			func(st StoreStats) float64 { return float64(st.EventsAppended) }),
+		storeGauge("cookiestore_journal_bytes",
+			"Size of the cookie journals.",
+			func(st StoreStats) float64 { return float64(st.JournalBytes) }),
+		storeCounter("cookiestore_compactions_total",
+			"Journal compactions since the stores were opened.",
+			func(st StoreStats) float64 { return float64(st.Compactions) }),
+		storeGauge("cookiestore_stream_lag",
+			"Messages of the shared cookie streams that this node has not applied yet.",
+			func(st StoreStats) float64 {
+				if st.Stream == nil {
+					return 0
+				}
+				return float64(st.Stream.Lag)
+			}),
 		publishCollector{s},
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cookiestore_store_read_only",
-			Help: "Stores that refuse writes after a failed write or fdatasync.",
-		}, sum(func(st StoreStats) float64 {
-			if st.ReadOnly {
-				return 1
-			}
-			return 0
-		})),
+		storeGauge("cookiestore_store_read_only",
+			"Stores that refuse writes after a failed write or fdatasync.",
+			func(st StoreStats) float64 {
+				if st.ReadOnly {
+					return 1
+				}
+				return 0
+			}),
 	)
 	return m
 }

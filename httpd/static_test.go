@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"cookiestore/config"
+	"cookiestore/internal/testkit"
 
 	"github.com/gorilla/websocket"
 )
@@ -100,7 +101,7 @@ func TestStaticFolderFenced(t *testing.T) {
 // browser is recognised by them, and a rotation sets them again.
 func TestPrefixedCookieNames(t *testing.T) {
 	dir := t.TempDir()
-	_, _, pool := writeKeyPair(t, dir)
+	pool := testkit.WriteKeyPair(t, dir)
 	for _, tt := range []struct {
 		name, endpoint, secure string
 	}{

@@ -327,18 +327,25 @@ func TestCreateGet(t *testing.T) {
 	}
 }
 
+// createLoggedIn creates c in x and logs a in on it, as a handshake and
+// then a login do.
+func createLoggedIn(t testing.TB, x *Index, c record.Cookie, a record.Auth) {
+	t.Helper()
+	if err := x.Create(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.SetAuth(c.Digest, a); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // errAny marks test cases that expect some error other than the sentinels.
 var errAny = errors.New("any error")
 
 func TestCreateReplacingExpiredDropsAuth(t *testing.T) {
 	clk := testkit.NewClock()
 	s := newIndex(t, clk)
-	if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetAuth(dg("aaaaaa"), alice); err != nil {
-		t.Fatal(err)
-	}
+	createLoggedIn(t, s, cookie("aaaaaa", t0, time.Hour), alice)
 	clk.Add(2 * time.Hour)
 	if err := s.Create(cookie("aaaaaa", clk.Now(), time.Hour)); err != nil {
 		t.Fatal(err)
@@ -380,12 +387,7 @@ func TestSetAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := testkit.NewClock()
 			s := newIndex(t, clk)
-			if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.SetAuth(dg("aaaaaa"), record.Auth{AuthID: "previous"}); err != nil {
-				t.Fatal(err)
-			}
+			createLoggedIn(t, s, cookie("aaaaaa", t0, time.Hour), record.Auth{AuthID: "previous"})
 			clk.Add(tt.advance)
 			err := s.SetAuth(dg(tt.id), tt.auth)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
@@ -418,13 +420,8 @@ func TestSetAuth(t *testing.T) {
 
 func TestGetDoesNotExposeIndex(t *testing.T) {
 	s := newIndex(t, testkit.NewClock())
-	if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
-		t.Fatal(err)
-	}
 	a := alice
-	if err := s.SetAuth(dg("aaaaaa"), a); err != nil {
-		t.Fatal(err)
-	}
+	createLoggedIn(t, s, cookie("aaaaaa", t0, time.Hour), a)
 	a.AuthID = "mallory" // the caller's copy is not the index's
 	got, _ := s.Get(dg("aaaaaa"))
 	got.Auth.AuthRole = "admin"
@@ -453,12 +450,7 @@ func TestDelete(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := testkit.NewClock()
 			s := newIndex(t, clk)
-			if err := s.Create(cookie("aaaaaa", t0, time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.SetAuth(dg("aaaaaa"), alice); err != nil {
-				t.Fatal(err)
-			}
+			createLoggedIn(t, s, cookie("aaaaaa", t0, time.Hour), alice)
 			clk.Add(tt.advance)
 			err := s.Delete(dg(tt.id))
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
@@ -656,12 +648,7 @@ func TestPurgeExpiredAndClockBackwards(t *testing.T) {
 	clk := testkit.NewClock()
 	s := newIndex(t, clk)
 	for i := range 10 {
-		if err := s.Create(cookie(fmt.Sprintf("id%04d", i), t0, time.Duration(i+1)*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.SetAuth(dg(fmt.Sprintf("id%04d", i)), alice); err != nil {
-			t.Fatal(err)
-		}
+		createLoggedIn(t, s, cookie(fmt.Sprintf("id%04d", i), t0, time.Duration(i+1)*time.Minute), alice)
 	}
 	tests := []struct {
 		at        time.Duration // clock, from t0

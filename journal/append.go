@@ -192,16 +192,7 @@ func (j *Journal) waitUnlock(end int64) error {
 func (j *Journal) waitLocked(end int64) error {
 	switch j.mode {
 	case SyncInterval:
-		for j.writtenSeq < end {
-			if j.err != nil {
-				return j.err
-			}
-			if j.flushing {
-				j.cond.Wait()
-			} else {
-				j.flushLocked(false)
-			}
-		}
+		return j.flushUntilLocked(&j.writtenSeq, end, false)
 	case SyncNone:
 		for len(j.buf) >= noneChunk && j.err == nil {
 			if !j.flushing {
@@ -257,6 +248,24 @@ func (j *Journal) gatherLocked() bool {
 		return false
 	}
 	return true
+}
+
+// flushUntilLocked flushes, with an fdatasync if sync, or waits for the
+// flush under way, until *done (writtenSeq or syncedSeq) reaches stream
+// position end, or returns the error of a failed write or fdatasync. It is
+// called with j.mu held; *done is read under it.
+func (j *Journal) flushUntilLocked(done *int64, end int64, sync bool) error {
+	for *done < end {
+		if j.err != nil {
+			return j.err
+		}
+		if j.flushing {
+			j.cond.Wait()
+		} else {
+			j.flushLocked(sync)
+		}
+	}
+	return nil
 }
 
 // flushLocked writes the queued frames and, if sync, fdatasyncs the file.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -122,8 +121,7 @@ func TestReadErrorDuringOpen(t *testing.T) {
 	b, offs := buildFile(testPayloads("a", 50)...)
 	for _, at := range []int64{5, HeaderSize, offs[20] + 3} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "j.dat")
-			os.WriteFile(path, b, 0o600)
+			path := writeFileT(t, b)
 			fsys := newFaultFS("j.dat")
 			fsys.Set(func(f *testkit.Faults) { f.ReadFailAt = at })
 			_, err := Open(path, Options{FS: fsys}, nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,27 @@ func appendT(t *testing.T, j *Journal, payloads [][]byte) {
 			t.Fatalf("Append(%q): %v", p, err)
 		}
 	}
+}
+
+// writeFileT writes data as the file j.dat of a fresh folder, a journal
+// as a test built it, and returns its path.
+func writeFileT(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "j.dat")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// beginRewriteT begins a rewrite of j, or fails the test.
+func beginRewriteT(t *testing.T, j *Journal) *Rewrite {
+	t.Helper()
+	rw, err := j.BeginRewrite()
+	if err != nil {
+		t.Fatalf("BeginRewrite: %v", err)
+	}
+	return rw
 }
 
 func samePayloads(t *testing.T, got, want [][]byte) {

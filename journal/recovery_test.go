@@ -40,8 +40,7 @@ func TestHeaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "j.dat")
-			os.WriteFile(path, tt.data, 0o600)
+			path := writeFileT(t, tt.data)
 			_, err := Open(path, Options{}, nil)
 			if !errors.Is(err, ErrBadHeader) || !strings.Contains(err.Error(), tt.reason) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("Open: %v; want ErrBadHeader naming the file and %q", err, tt.reason)
@@ -63,8 +62,7 @@ func TestHeaderErrors(t *testing.T) {
 }
 
 func TestEmptyFileIsInitialised(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j.dat")
-	os.WriteFile(path, nil, 0o600)
+	path := writeFileT(t, nil)
 	j, _ := openT(t, path, Options{})
 	if !j.Recovery().Created {
 		t.Fatalf("Recovery %+v, want Created", j.Recovery())

@@ -54,15 +54,11 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	defer lock.Close()
 	removeTemps(fsys, path, log)
 
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, size, err := openReadOnly(fsys, path)
 	if err != nil {
-		return RepairReport{}, fmt.Errorf("journal: %w", err)
+		return RepairReport{}, err
 	}
 	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return RepairReport{}, fmt.Errorf("journal %s: %w", path, err)
-	}
 	rep := RepairReport{Path: path, Bytes: size}
 	if size == 0 {
 		return rep, nil // a creation cut short: Open writes the header

@@ -29,8 +29,7 @@ func TestRepair(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "j.dat")
-			os.WriteFile(path, tt.data, 0o600)
+			path := writeFileT(t, tt.data)
 			rep, err := Repair(path, Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -34,10 +34,7 @@ func TestRewriteCommitWithConcurrentAppends(t *testing.T) {
 			old := testPayloads("old", 100)
 			appendT(t, j, old)
 
-			rw, err := j.BeginRewrite()
-			if err != nil {
-				t.Fatal(err)
-			}
+			rw := beginRewriteT(t, j)
 			defer rw.Abort()
 			const writers, each = 4, 60
 			var appended atomic.Int64
@@ -109,10 +106,7 @@ func TestRewriteFromBufferedFrames(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	j, _ := openT(t, path, Options{Sync: SyncNone})
 	appendT(t, j, testPayloads("before", 5))
-	rw, err := j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := beginRewriteT(t, j)
 	rw.Append([]byte("snapshot"))
 	after := testPayloads("after", 3)
 	appendT(t, j, after)
@@ -136,10 +130,7 @@ func TestRewriteAbort(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	j, _ := openT(t, path, Options{})
 	appendT(t, j, testPayloads("a", 3))
-	rw, err := j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := beginRewriteT(t, j)
 	if tmp := tempFiles(t, path); len(tmp) != 1 {
 		t.Fatalf("temporary files %v, want one", tmp)
 	}
@@ -165,10 +156,7 @@ func TestRewriteAbort(t *testing.T) {
 	appendT(t, j, testPayloads("b", 2))
 
 	// A new rewrite may start; Abort after Commit does nothing.
-	rw, err = j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw = beginRewriteT(t, j)
 	rw.Append([]byte("only"))
 	if _, _, err := rw.Commit(); err != nil {
 		t.Fatal(err)
@@ -185,10 +173,7 @@ func TestCloseAbortsRewrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.dat")
 	j, _ := openT(t, path, Options{})
 	appendT(t, j, testPayloads("a", 3))
-	rw, err := j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := beginRewriteT(t, j)
 	rw.Append([]byte("x"))
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
@@ -229,10 +214,7 @@ func TestCommitRenameFailure(t *testing.T) {
 	fsys := newFaultFS("")
 	j, _ := openT(t, path, Options{FS: fsys})
 	appendT(t, j, testPayloads("a", 3))
-	rw, err := j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := beginRewriteT(t, j)
 	rw.Append([]byte("compacted"))
 	appendT(t, j, testPayloads("b", 2))
 	fsys.Set(func(f *testkit.Faults) { f.RenameErr = os.ErrPermission })

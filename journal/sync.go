@@ -38,20 +38,7 @@ func (j *Journal) Sync() error {
 	return j.syncLocked()
 }
 
-func (j *Journal) syncLocked() error {
-	end := j.seq
-	for j.syncedSeq < end {
-		if j.err != nil {
-			return j.err
-		}
-		if j.flushing {
-			j.cond.Wait()
-		} else {
-			j.flushLocked(true)
-		}
-	}
-	return nil
-}
+func (j *Journal) syncLocked() error { return j.flushUntilLocked(&j.syncedSeq, j.seq, true) }
 
 // cutUnwritten cuts the unwritten space off a journal being closed, so
 // that a closed journal ends with its last frame. Failing to is harmless,

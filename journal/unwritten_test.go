@@ -146,8 +146,7 @@ func TestZerosThenDamage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "j.dat")
-			os.WriteFile(path, tt.data, 0o600)
+			path := writeFileT(t, tt.data)
 			j, got, err := openCollect(path, Options{})
 			if tt.wantErr != nil {
 				var ce *CorruptError
@@ -177,8 +176,7 @@ func TestReaderZeros(t *testing.T) {
 	payloads := testPayloads("ev", 2)
 	file, offs := buildFile(payloads...)
 	for _, tail := range [][]byte{make([]byte, 5), make([]byte, 3<<16)} {
-		path := filepath.Join(t.TempDir(), "j.dat")
-		os.WriteFile(path, cat(file, tail), 0o600)
+		path := writeFileT(t, cat(file, tail))
 		samePayloads(t, readFile(t, path), payloads)
 	}
 	fd := bytes.NewReader(cat(file, make([]byte, 70<<10), []byte{1}))

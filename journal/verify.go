@@ -40,15 +40,11 @@ func (r VerifyReport) TornTail() bool { return r.BadOffset >= 0 && r.NextValid <
 // frame may be caught half written. An unreadable file or a bad header is
 // an error; bad frames are reported.
 func Verify(path string, opts Options) (VerifyReport, error) {
-	f, err := opts.fs().OpenFile(path, os.O_RDONLY, 0)
+	f, size, err := openReadOnly(opts.fs(), path)
 	if err != nil {
-		return VerifyReport{}, fmt.Errorf("journal: %w", err)
+		return VerifyReport{}, err
 	}
 	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return VerifyReport{}, fmt.Errorf("journal %s: %w", path, err)
-	}
 	version, err := readHeader(path, f, size)
 	if err != nil {
 		return VerifyReport{}, err
@@ -74,4 +70,19 @@ func Verify(path string, opts Options) (VerifyReport, error) {
 		}
 		r.Frames++
 	}
+}
+
+// openReadOnly opens the journal file at path for reading, as Verify and
+// Repair read it, and returns it with its size.
+func openReadOnly(fsys FS, path string) (File, int64, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("journal: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return f, size, nil
 }

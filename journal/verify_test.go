@@ -3,7 +3,6 @@ package journal
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -23,8 +22,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "j.dat")
-			os.WriteFile(path, tt.data, 0o600)
+			path := writeFileT(t, tt.data)
 			got, err := Verify(path, Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -16,6 +16,14 @@ func buildFileVersion(version int, payloads ...[]byte) ([]byte, []int64) {
 	return b, offs
 }
 
+// writeVersion1 writes a version 1 file of payloads into a fresh folder
+// and returns its path.
+func writeVersion1(t *testing.T, payloads ...[]byte) string {
+	t.Helper()
+	file, _ := buildFileVersion(1, payloads...)
+	return writeFileT(t, file)
+}
+
 // fileVersion returns the version field of the header of the file at path.
 func fileVersion(t *testing.T, path string) int {
 	t.Helper()
@@ -52,9 +60,7 @@ func TestNewFilesAreTheCurrentVersion(t *testing.T) {
 // it a version 1 file, since its payloads are in version 1's encoding.
 func TestVersion1Appends(t *testing.T) {
 	payloads := testPayloads("v1", 3)
-	file, _ := buildFileVersion(1, payloads...)
-	path := filepath.Join(t.TempDir(), "j.dat")
-	os.WriteFile(path, file, 0o600)
+	path := writeVersion1(t, payloads...)
 
 	j, got := openT(t, path, Options{})
 	samePayloads(t, got, payloads)
@@ -82,16 +88,11 @@ func TestVersion1Appends(t *testing.T) {
 // TestRewriteUpgrades: a committed rewrite of a version 1 file is a
 // version 2 file, and the journal goes on appending to it as one.
 func TestRewriteUpgrades(t *testing.T) {
-	file, _ := buildFileVersion(1, testPayloads("old", 4)...)
-	path := filepath.Join(t.TempDir(), "j.dat")
-	os.WriteFile(path, file, 0o600)
+	path := writeVersion1(t, testPayloads("old", 4)...)
 	j, _ := openT(t, path, Options{})
 	defer j.Close()
 
-	rw, err := j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := beginRewriteT(t, j)
 	state := [][]byte{[]byte("state in version 2")}
 	for _, p := range state {
 		if err := rw.Append(p); err != nil {
@@ -128,22 +129,17 @@ func TestRewriteUpgrades(t *testing.T) {
 // file. Commit fails, and the journal goes on with its old file, whole.
 func TestUpgradeRefusesAppendedFrames(t *testing.T) {
 	payloads := testPayloads("old", 3)
-	file, _ := buildFileVersion(1, payloads...)
-	path := filepath.Join(t.TempDir(), "j.dat")
-	os.WriteFile(path, file, 0o600)
+	path := writeVersion1(t, payloads...)
 	j, _ := openT(t, path, Options{})
 	defer j.Close()
 
-	rw, err := j.BeginRewrite()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := beginRewriteT(t, j)
 	if err := rw.Append([]byte("state")); err != nil {
 		t.Fatal(err)
 	}
 	during := []byte("appended during the rewrite")
 	appendT(t, j, [][]byte{during})
-	_, _, err = rw.Commit()
+	_, _, err := rw.Commit()
 	if err == nil || !strings.Contains(err.Error(), "from format version 1 to 2") {
 		t.Fatalf("Commit = %v, want a refusal naming the versions", err)
 	}
@@ -171,8 +167,7 @@ func TestToolsReportVersion(t *testing.T) {
 	payloads := testPayloads("ev", 4)
 	for _, version := range []int{1, 2} {
 		file, offs := buildFileVersion(version, payloads...)
-		path := filepath.Join(t.TempDir(), "j.dat")
-		os.WriteFile(path, file, 0o600)
+		path := writeFileT(t, file)
 
 		r, err := NewReader(bytes.NewReader(file))
 		if err != nil || r.Version() != version {

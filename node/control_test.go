@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,26 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"cookiestore/config"
 	"cookiestore/filestore"
 	"cookiestore/httpd"
 	"cookiestore/internal/testkit"
+	"cookiestore/internal/testkit/nodetest"
 	"cookiestore/journal"
 	"cookiestore/record"
 	"cookiestore/replay"
 )
-
-// trackingConfig has a WebSocket service with a file store at /ws and one
-// with a memory store at /mem, both with cookie and ticket login.
-const trackingConfig = `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": 8080},
-	"paths": {
-		"ws": {"type": "websocket", "cookie": {"name": "cbtid", "store": {"type": "file", "filename": "cookies.dat"}}, "auth": {
-			"cookie": {}, "ticket": {"type": "static", "principals": {"alice": {"ticket": "a", "role": "user"}, "bob": {"ticket": "b", "role": "user"}}}}},
-		"mem": {"type": "websocket", "cookie": {"name": "cbmem", "store": {"type": "memory"}}, "auth": {
-			"ticket": {"type": "static", "principals": {"alice": {"ticket": "a", "role": "user"}}}}}
-	}}]}`
 
 // parseConfig parses cfgJSON with dir as node directory, on a free
 // loopback port.
@@ -101,96 +89,12 @@ func (tn *testNode) stop(t *testing.T) {
 	}
 }
 
-// wsClient is one WebSocket connection of a test.
-type wsClient struct {
-	t  *testing.T
-	ws *websocket.Conn
-}
-
-// dial connects to path with the cookie name=value (none if value is "")
-// and reads the hello, which it returns.
-func (tn *testNode) dial(t *testing.T, path, name, value string) (*wsClient, map[string]any) {
+// dial connects to path on the node with the cookie name=value (none if
+// value is "") and returns the connection and its hello.
+func (tn *testNode) dial(t *testing.T, path, name, value string) (*nodetest.Conn, map[string]any) {
 	t.Helper()
-	h := http.Header{"Origin": {"http://" + tn.base}}
-	if value != "" {
-		h.Set("Cookie", name+"="+value)
-	}
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	ws, _, err := d.Dial("ws://"+tn.base+path, h)
-	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	c := &wsClient{t: t, ws: ws}
-	return c, c.read()
-}
-
-func (c *wsClient) read() map[string]any {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var m map[string]any
-	if err := c.ws.ReadJSON(&m); err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return m
-}
-
-func (c *wsClient) reply(v any) map[string]any {
-	c.t.Helper()
-	if err := c.ws.WriteJSON(v); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-	return c.read()
-}
-
-// closed waits for the close frame and returns its code and text.
-func (c *wsClient) closed() (int, string) {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, _, err := c.ws.ReadMessage()
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, ce.Text
-		}
-		if err != nil {
-			c.t.Fatalf("want a close frame, got %v", err)
-		}
-	}
-}
-
-// authID returns the authid of a hello or welcome, "" for none.
-func authID(m map[string]any) string {
-	a, _ := m["auth"].(map[string]any)
-	id, _ := a["authid"].(string)
-	return id
-}
-
-// seed writes cookies into the journal at path before a node opens it:
-// one for each authid ("" for nobody), and returns their IDs.
-func seed(t *testing.T, path string, clk *testkit.Clock, authids ...string) []string {
-	t.Helper()
-	st, err := filestore.Open(path, filestore.Options{Clock: clk.Now, JanitorInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var ids []string
-	for _, a := range authids {
-		id, err := record.NewID(nil, record.DefaultIDLength)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := record.Cookie{Digest: record.DigestOf(id), Created: clk.Now(), MaxAge: time.Hour}
-		if a != "" {
-			c.Auth = record.Auth{AuthID: a, AuthRole: "user", AuthMethod: "ticket", AuthRealm: config.DefaultRealm}
-		}
-		if err := st.Create(c); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	return ids
+	c := nodetest.Dial(t, tn.base, path, name, value)
+	return c, c.Hello
 }
 
 // TestRevokeRunning revokes alice through the control socket of a running
@@ -199,8 +103,8 @@ func seed(t *testing.T, path string, clk *testkit.Clock, authids ...string) []st
 func TestRevokeRunning(t *testing.T) {
 	dir := t.TempDir()
 	clk := testkit.NewClock()
-	ids := seed(t, filepath.Join(dir, "cookies.dat"), clk, "alice", "alice", "bob")
-	tn := startNode(t, parseConfig(t, trackingConfig, dir), dir, clk, nil)
+	ids := nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), clk.Now, "alice", "alice", "bob")
+	tn := startNode(t, parseConfig(t, nodetest.Config, dir), dir, clk, nil)
 
 	fi, err := os.Lstat(filepath.Join(dir, SocketName))
 	if err != nil || fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o600 {
@@ -212,20 +116,20 @@ func TestRevokeRunning(t *testing.T) {
 
 	// Alice on two browsers, one of them with two tabs, by cookie auth;
 	// bob on one; alice logged in on the memory service by ticket.
-	var alice []*wsClient
+	var alice []*nodetest.Conn
 	for _, id := range []string{ids[0], ids[0], ids[1]} {
 		c, hello := tn.dial(t, "/ws", "cbtid", id)
-		if authID(hello) != "alice" || hello["new"] != false {
+		if nodetest.AuthID(hello) != "alice" || hello["new"] != false {
 			t.Fatalf("hello %v, want alice by her cookie", hello)
 		}
 		alice = append(alice, c)
 	}
 	bob, hello := tn.dial(t, "/ws", "cbtid", ids[2])
-	if authID(hello) != "bob" {
+	if nodetest.AuthID(hello) != "bob" {
 		t.Fatalf("hello %v, want bob by his cookie", hello)
 	}
 	mem, _ := tn.dial(t, "/mem", "", "")
-	if w := mem.reply(map[string]string{"type": "login", "authid": "alice", "ticket": "a"}); w["type"] != "welcome" {
+	if w := mem.Reply(map[string]string{"type": "login", "authid": "alice", "ticket": "a"}); w["type"] != "welcome" {
 		t.Fatalf("login: %v", w)
 	}
 
@@ -248,16 +152,16 @@ func TestRevokeRunning(t *testing.T) {
 		t.Errorf("totals: %d cookies, %d connections", rep.Cookies(), rep.Connections())
 	}
 	for _, c := range append(alice, mem) {
-		if code, text := c.closed(); code != httpd.CloseRevoked || text != "revoked" {
+		if code, text := c.Closed(); code != httpd.CloseRevoked || text != "revoked" {
 			t.Errorf("alice's connection closed with %d %q, want 4002 \"revoked\"", code, text)
 		}
 	}
 	// Bob is untouched, and alice's cookies are gone: each comes back new.
-	if m := bob.reply(map[string]string{"type": "whoami"}); authID(m) != "bob" {
+	if m := bob.Reply(map[string]string{"type": "whoami"}); nodetest.AuthID(m) != "bob" {
 		t.Errorf("bob after alice's revocation: %v", m)
 	}
 	for _, id := range ids[:2] {
-		if _, hello := tn.dial(t, "/ws", "cbtid", id); hello["new"] != true || authID(hello) != "" {
+		if _, hello := tn.dial(t, "/ws", "cbtid", id); hello["new"] != true || nodetest.AuthID(hello) != "" {
 			t.Errorf("alice's revoked cookie came back: %v", hello)
 		}
 	}
@@ -295,8 +199,8 @@ func TestRevokeStopped(t *testing.T) {
 	dir := t.TempDir()
 	clk := testkit.NewClock()
 	path := filepath.Join(dir, "cookies.dat")
-	ids := seed(t, path, clk, "alice", "bob", "alice", "")
-	cfg := parseConfig(t, trackingConfig, dir)
+	ids := nodetest.Seed(t, path, clk.Now, "alice", "bob", "alice", "")
+	cfg := parseConfig(t, nodetest.Config, dir)
 
 	rep, err := Revoke(context.Background(), cfg, dir, "alice", &Opener{Clock: clk.Now})
 	if err != nil {
@@ -341,7 +245,7 @@ func TestRevokeStopped(t *testing.T) {
 	if _, hello := tn.dial(t, "/ws", "cbtid", ids[0]); hello["new"] != true {
 		t.Errorf("alice's cookie after revocation and restart: %v", hello)
 	}
-	if _, hello := tn.dial(t, "/ws", "cbtid", ids[1]); authID(hello) != "bob" {
+	if _, hello := tn.dial(t, "/ws", "cbtid", ids[1]); nodetest.AuthID(hello) != "bob" {
 		t.Errorf("bob's cookie after alice's revocation: %v", hello)
 	}
 }
@@ -415,7 +319,7 @@ func TestRevokeStoppedErrors(t *testing.T) {
 		// whose socket was removed, or one of another node directory.
 		dir := t.TempDir()
 		path := filepath.Join(dir, "cookies.dat")
-		seed(t, path, clk, "alice")
+		nodetest.Seed(t, path, clk.Now, "alice")
 		held, err := filestore.Open(path, filestore.Options{Clock: clk.Now, JanitorInterval: -1})
 		if err != nil {
 			t.Fatal(err)
@@ -438,7 +342,7 @@ func TestRevokeStoppedErrors(t *testing.T) {
 		// build without nats stores says so; one with them finds nothing
 		// on port 1), and the other stores are revoked all the same.
 		dir := t.TempDir()
-		seed(t, filepath.Join(dir, "cookies.dat"), clk, "alice")
+		nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), clk.Now, "alice")
 		cfg := parseConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080}, "paths": {
 			"a": {"type": "websocket", "cookie": {"name": "ca", "store": {"type": "nats", "url": "nats://127.0.0.1:1"}}},
 			"b": {"type": "websocket", "cookie": {"name": "cb", "store": {"type": "file", "filename": "cookies.dat"}}}}}]}`, dir)
@@ -526,7 +430,7 @@ func TestRevokeWaitsForReadiness(t *testing.T) {
 func TestStaleSocket(t *testing.T) {
 	dir := t.TempDir()
 	clk := testkit.NewClock()
-	seed(t, filepath.Join(dir, "cookies.dat"), clk, "alice")
+	nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), clk.Now, "alice")
 	sock := filepath.Join(dir, SocketName)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -535,7 +439,7 @@ func TestStaleSocket(t *testing.T) {
 	ln.SetUnlinkOnClose(false) // as a crash leaves it
 	ln.Close()
 
-	cfg := parseConfig(t, trackingConfig, dir)
+	cfg := parseConfig(t, nodetest.Config, dir)
 	rep, err := Revoke(context.Background(), cfg, dir, "alice", &Opener{Clock: clk.Now})
 	if err != nil || rep.Running || rep.Cookies() != 1 {
 		t.Fatalf("Revoke beside a stale socket = %+v, %v; want alice's cookie revoked in the store", rep, err)
@@ -563,7 +467,7 @@ func TestSecondNode(t *testing.T) {
 		"cookie": {"store": {"type": "memory"}}, "auth": {"ticket": {"type": "static", "principals": {"alice": {"ticket": "a", "role": "user"}}}}}]}`
 	first := startNode(t, parseConfig(t, memOnly, dir), dir, clk, nil)
 	c, _ := first.dial(t, "/", "", "")
-	if w := c.reply(map[string]string{"type": "login", "authid": "alice", "ticket": "a"}); w["type"] != "welcome" {
+	if w := c.Reply(map[string]string{"type": "login", "authid": "alice", "ticket": "a"}); w["type"] != "welcome" {
 		t.Fatalf("login: %v", w)
 	}
 
@@ -586,7 +490,7 @@ func TestSecondNode(t *testing.T) {
 	if err != nil || !rep.Running || rep.Connections() != 1 {
 		t.Fatalf("Revoke = %+v, %v; want the first node to close alice's connection", rep, err)
 	}
-	if code, _ := c.closed(); code != httpd.CloseRevoked {
+	if code, _ := c.Closed(); code != httpd.CloseRevoked {
 		t.Errorf("close code %d, want 4002", code)
 	}
 }
@@ -598,7 +502,7 @@ func TestSocketPathTaken(t *testing.T) {
 	if err := os.WriteFile(sock, []byte("notes"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(parseConfig(t, trackingConfig, dir), Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	n, err := New(parseConfig(t, nodetest.Config, dir), Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +519,7 @@ func TestSocketPathTaken(t *testing.T) {
 func TestControlProtocol(t *testing.T) {
 	dir := t.TempDir()
 	clk := testkit.NewClock()
-	n, err := New(parseConfig(t, trackingConfig, dir), Options{Dir: dir, Clock: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	n, err := New(parseConfig(t, nodetest.Config, dir), Options{Dir: dir, Clock: clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,18 @@ func newIndex(t *testing.T) *index.Index {
 	return index.New(index.Options{Clock: testkit.NewClock().Now})
 }
 
+// openT replays the journal at path into idx, or fails the test, and
+// closes the journal when the test ends.
+func openT(t *testing.T, path string, idx *index.Index) (*journal.Journal, Stats) {
+	t.Helper()
+	j, st, err := Open(path, idx, noSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j, st
+}
+
 // dgs returns the digests of ids, sorted.
 func dgs(ids ...string) []record.Digest {
 	var out []record.Digest
@@ -82,11 +94,7 @@ func TestOpen(t *testing.T) {
 	}
 
 	idx := newIndex(t)
-	j, st, err := Open(path, idx, noSync)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j, st := openT(t, path, idx)
 	want := Stats{Version: journal.Version, Events: 11, Creates: 5, Updates: 3, Deletes: 3, Batches: 2, Cookies: 3, Bytes: fi.Size(), DroppedBytes: 0}
 	got := st
 	got.Duration = 0
@@ -117,11 +125,7 @@ func TestOpen(t *testing.T) {
 func TestOpenNewJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "cookies.dat")
 	idx := newIndex(t)
-	j, st, err := Open(path, idx, noSync)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	_, st := openT(t, path, idx)
 	st.Duration = 0
 	if want := (Stats{Version: journal.Version, Bytes: journal.HeaderSize}); st != want {
 		t.Fatalf("stats = %+v, want %+v", st, want)
@@ -150,11 +154,7 @@ func TestOpenTornTail(t *testing.T) {
 	}
 
 	idx := newIndex(t)
-	j, st, err := Open(path, idx, noSync)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	_, st := openT(t, path, idx)
 	if st.DroppedBytes != int64(len(torn)) || st.Bytes != fi.Size() || st.Events != 2 || st.Cookies != 2 {
 		t.Fatalf("stats = %+v; want %d bytes dropped, %d kept, 2 events", st, len(torn), fi.Size())
 	}
@@ -333,11 +333,7 @@ func TestReplayMatchesCalls(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.dat")
 	journaltest.Write(t, path, payloads...)
 	idx := index.New(index.Options{Clock: clk.Now})
-	j, st, err := Open(path, idx, noSync)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	_, st := openT(t, path, idx)
 	if st.Events != int64(len(events)) || st.Creates+st.Updates+st.Deletes+st.States != st.Events {
 		t.Fatalf("stats %+v for %d events", st, len(events))
 	}

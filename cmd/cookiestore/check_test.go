@@ -1,18 +1,12 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"cookiestore/internal/testkit"
 )
 
 // seedFileConfig is the file-store example of Crossbar's documentation,
@@ -228,7 +222,7 @@ func TestCheckRecommendsHostPrefix(t *testing.T) {
 			"cookie": {"name": "` + name + `", "store": {"type": "memory"}}}]}`
 	}
 	path := writeConfig(t, cfg("sid"))
-	writeTestKeyPair(t, filepath.Dir(path))
+	testkit.WriteKeyPair(t, filepath.Dir(path))
 	r := runCLI(t, "check", "--config", path)
 	want := path + `: recommendation: transports[0].cookie.name: the endpoint has TLS: the name "__Host-sid" would keep other hosts of the site from setting or shadowing this cookie`
 	if r.code != 0 || strings.TrimSpace(r.stderr) != want {
@@ -239,37 +233,5 @@ func TestCheckRecommendsHostPrefix(t *testing.T) {
 	}
 	if r := runCLI(t, "check", "--config", path); r.code != 0 || r.stderr != "" {
 		t.Errorf("with __Host-: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
-	}
-}
-
-// writeTestKeyPair writes key.pem and cert.pem, a self-signed pair, to dir.
-func writeTestKeyPair(t *testing.T, dir string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string]*pem.Block{
-		"cert.pem": {Type: "CERTIFICATE", Bytes: der},
-		"key.pem":  {Type: "PRIVATE KEY", Bytes: pkcs8},
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

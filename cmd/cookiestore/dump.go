@@ -63,39 +63,34 @@ running server.`,
 }
 
 // The JSON shapes of dump, one per kind of event. Field order is output
-// order. A cookie is named by its digest: the journal holds no ID.
+// order: encoding/json writes an embedded struct's fields where it stands.
+// A cookie is named by its digest: the journal holds no ID.
 type (
-	dumpCreate struct {
+	// dumpHead leads every line: where the event is, and what it is of.
+	dumpHead struct {
 		Offset     int64         `json:"offset"`
 		BatchIndex *int          `json:"batch_index,omitempty"`
 		Type       string        `json:"type"`
 		Digest     record.Digest `json:"digest"`
-		Created    string        `json:"created"`
-		MaxAgeS    json.Number   `json:"max_age_s"`
+	}
+	dumpCreate struct {
+		dumpHead
+		Created string      `json:"created"`
+		MaxAgeS json.Number `json:"max_age_s"`
 	}
 	dumpUpdate struct {
-		Offset     int64         `json:"offset"`
-		BatchIndex *int          `json:"batch_index,omitempty"`
-		Type       string        `json:"type"`
-		Digest     record.Digest `json:"digest"`
-		Auth       *dumpAuth     `json:"auth"` // null: the auth was cleared
+		dumpHead
+		Auth *dumpAuth `json:"auth"` // null: the auth was cleared
 	}
 	dumpDelete struct {
-		Offset     int64          `json:"offset"`
-		BatchIndex *int           `json:"batch_index,omitempty"`
-		Type       string         `json:"type"`
-		Digest     record.Digest  `json:"digest"`
-		Reason     string         `json:"reason"`
-		Successor  *record.Digest `json:"successor,omitempty"` // the cookie that a rotation put in its place
+		dumpHead
+		Reason    string         `json:"reason"`
+		Successor *record.Digest `json:"successor,omitempty"` // the cookie that a rotation put in its place
 	}
+	// dumpCookie is a compaction's cookie: its creation and its login.
 	dumpCookie struct {
-		Offset     int64         `json:"offset"`
-		BatchIndex *int          `json:"batch_index,omitempty"`
-		Type       string        `json:"type"`
-		Digest     record.Digest `json:"digest"`
-		Created    string        `json:"created"`
-		MaxAgeS    json.Number   `json:"max_age_s"`
-		Auth       *dumpAuth     `json:"auth"` // null: nobody is logged in
+		dumpCreate
+		Auth *dumpAuth `json:"auth"` // null: nobody is logged in
 	}
 	dumpAuth struct {
 		AuthID     string         `json:"authid"`
@@ -121,20 +116,22 @@ func dumpLine(off int64, batch int, e *record.Event) ([]byte, error) {
 	}
 	created := e.Created.UTC().Format(time.RFC3339Nano)
 	maxAge := json.Number(strconv.FormatFloat(e.MaxAge.Seconds(), 'f', -1, 64))
+	head := dumpHead{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest}
+	create := dumpCreate{dumpHead: head, Created: created, MaxAgeS: maxAge}
 	var v any
 	switch e.Kind {
 	case record.KindCreate:
-		v = dumpCreate{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Created: created, MaxAgeS: maxAge}
+		v = create
 	case record.KindUpdate:
-		v = dumpUpdate{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Auth: dumpAuthOf(e.Auth)}
+		v = dumpUpdate{dumpHead: head, Auth: dumpAuthOf(e.Auth)}
 	case record.KindDelete:
-		d := dumpDelete{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Reason: e.Reason.String()}
+		d := dumpDelete{dumpHead: head, Reason: e.Reason.String()}
 		if !e.Successor.IsZero() {
 			d.Successor = &e.Successor
 		}
 		v = d
 	case record.KindCookie:
-		v = dumpCookie{Offset: off, BatchIndex: bi, Type: e.Kind.String(), Digest: e.Digest, Created: created, MaxAgeS: maxAge, Auth: dumpAuthOf(e.Auth)}
+		v = dumpCookie{dumpCreate: create, Auth: dumpAuthOf(e.Auth)}
 	default:
 		return nil, fmt.Errorf("unexpected event kind %d", e.Kind)
 	}

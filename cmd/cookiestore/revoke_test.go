@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,105 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
-	"cookiestore/filestore"
+	"cookiestore/internal/testkit/nodetest"
 	"cookiestore/record"
 )
 
-// revokeConfig serves /ws with a file store and /mem with a memory store,
-// both with cookie and ticket login for alice and bob.
-const revokeConfig = `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": 8080},
-	"paths": {
-		"ws": {"type": "websocket", "cookie": {"name": "cbtid", "store": {"type": "file", "filename": "cookies.dat"}}, "auth": {
-			"cookie": {}, "ticket": {"type": "static", "principals": {"alice": {"ticket": "a", "role": "user"}, "bob": {"ticket": "b", "role": "user"}}}}},
-		"mem": {"type": "websocket", "cookie": {"name": "cbmem", "store": {"type": "memory"}}}
-	}}]}`
-
-// seedCookies writes a cookie for each authid into the journal at path,
-// as a server would have, and returns their IDs. The binary runs on the
-// wall clock, so the cookies are created now.
-func seedCookies(t *testing.T, path string, authids ...string) []string {
+// track connects to /ws of the server at addr with the cookie (if any)
+// and reads the hello.
+func track(t *testing.T, addr, cookie string) *nodetest.Conn {
 	t.Helper()
-	st, err := filestore.Open(path, filestore.Options{JanitorInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var ids []string
-	for _, a := range authids {
-		id, err := record.NewID(nil, record.DefaultIDLength)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := record.Cookie{Digest: record.DigestOf(id), Created: time.Now(), MaxAge: time.Hour}
-		if a != "" {
-			c.Auth = record.Auth{AuthID: a, AuthRole: "user", AuthMethod: "ticket", AuthRealm: "default"}
-		}
-		if err := st.Create(c); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	return ids
-}
-
-// tracked is a WebSocket connection to a running `cookiestore serve`.
-type tracked struct {
-	t     *testing.T
-	ws    *websocket.Conn
-	hello map[string]any
-}
-
-// track connects to /ws with cookie (if any) and reads the hello.
-func track(t *testing.T, addr, cookie string) *tracked {
-	t.Helper()
-	h := http.Header{"Origin": {"http://" + addr}}
-	if cookie != "" {
-		h.Set("Cookie", "cbtid="+cookie)
-	}
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	ws, _, err := d.Dial("ws://"+addr+"/ws", h)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	c := &tracked{t: t, ws: ws}
-	c.hello = c.read()
-	return c
-}
-
-func (c *tracked) read() map[string]any {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var m map[string]any
-	if err := c.ws.ReadJSON(&m); err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return m
-}
-
-// authid is the authid of a hello, "" for none.
-func authid(m map[string]any) string {
-	a, _ := m["auth"].(map[string]any)
-	s, _ := a["authid"].(string)
-	return s
-}
-
-// closeCode waits for the server's close frame and returns its code and text.
-func (c *tracked) closeCode() (int, string) {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, _, err := c.ws.ReadMessage()
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, ce.Text
-		}
-		if err != nil {
-			c.t.Fatalf("want a close frame, got %v", err)
-		}
-	}
+	return nodetest.Dial(t, addr, "/ws", "cbtid", cookie)
 }
 
 // TestRevokeRunningServer revokes alice on a running server: it closes
@@ -118,10 +27,11 @@ func (c *tracked) closeCode() (int, string) {
 func TestRevokeRunningServer(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, []byte(revokeConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(nodetest.Config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ids := seedCookies(t, filepath.Join(dir, "cookies.dat"), "alice", "alice", "bob")
+	// The server runs on the wall clock: the cookies are created now.
+	ids := nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), time.Now, "alice", "alice", "bob")
 	s := startServe(t, freePort(t), "--config", cfgPath)
 
 	sock := filepath.Join(dir, "cookiestore.sock")
@@ -130,10 +40,10 @@ func TestRevokeRunningServer(t *testing.T) {
 		t.Fatalf("control socket: %v, mode %v; want a socket with mode 0600; logs:\n%s", err, fi.Mode(), s.stderr())
 	}
 
-	alice := []*tracked{track(t, s.addr, ids[0]), track(t, s.addr, ids[0]), track(t, s.addr, ids[1])}
+	alice := []*nodetest.Conn{track(t, s.addr, ids[0]), track(t, s.addr, ids[0]), track(t, s.addr, ids[1])}
 	for _, c := range alice {
-		if authid(c.hello) != "alice" {
-			t.Fatalf("hello %v, want alice by her cookie", c.hello)
+		if nodetest.AuthID(c.Hello) != "alice" {
+			t.Fatalf("hello %v, want alice by her cookie", c.Hello)
 		}
 	}
 	bob := track(t, s.addr, ids[2])
@@ -146,18 +56,15 @@ func TestRevokeRunningServer(t *testing.T) {
 		t.Fatalf("revoke: exit %d, stdout %q, stderr %q\nwant stdout %q", r.code, r.stdout, r.stderr, want)
 	}
 	for _, c := range alice {
-		if code, text := c.closeCode(); code != 4002 || text != "revoked" {
+		if code, text := c.Closed(); code != 4002 || text != "revoked" {
 			t.Errorf("alice's connection closed with %d %q, want 4002 \"revoked\"", code, text)
 		}
 	}
-	if err := bob.ws.WriteJSON(map[string]string{"type": "whoami"}); err != nil {
-		t.Fatal(err)
-	}
-	if m := bob.read(); authid(m) != "bob" {
+	if m := bob.Reply(map[string]string{"type": "whoami"}); nodetest.AuthID(m) != "bob" {
 		t.Errorf("bob after alice's revocation: %v", m)
 	}
-	if again := track(t, s.addr, ids[0]); again.hello["new"] != true {
-		t.Errorf("alice's revoked cookie is known again: %v", again.hello)
+	if again := track(t, s.addr, ids[0]); again.Hello["new"] != true {
+		t.Errorf("alice's revoked cookie is known again: %v", again.Hello)
 	}
 
 	// A principal with nothing to revoke is no error; one store, one line.
@@ -179,7 +86,7 @@ func TestRevokeRunningServer(t *testing.T) {
 // not know her cookie.
 func TestRevokeStoppedNode(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "node")
-	ids := seedCookies(t, filepath.Join(dir, "cookies.dat"), "alice", "bob")
+	ids := nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), time.Now, "alice", "bob")
 
 	r := runCLI(t, "revoke", "--dir", dir, "alice")
 	want := `revoked "alice": 1 cookie, 0 connections, in the stores, as no server runs on ` + dir + "\n"
@@ -200,11 +107,11 @@ func TestRevokeStoppedNode(t *testing.T) {
 	}
 
 	s := startServe(t, freePort(t), "--dir", dir)
-	if c := track(t, s.addr, ids[0]); c.hello["new"] != true {
-		t.Errorf("alice's revoked cookie after a restart: %v", c.hello)
+	if c := track(t, s.addr, ids[0]); c.Hello["new"] != true {
+		t.Errorf("alice's revoked cookie after a restart: %v", c.Hello)
 	}
-	if c := track(t, s.addr, ids[1]); c.hello["new"] != false {
-		t.Errorf("bob's cookie after a restart: %v", c.hello)
+	if c := track(t, s.addr, ids[1]); c.Hello["new"] != false {
+		t.Errorf("bob's cookie after a restart: %v", c.Hello)
 	}
 }
 
@@ -213,7 +120,7 @@ func TestRevokeStoppedNode(t *testing.T) {
 // replaces the socket.
 func TestRevokeStaleSocket(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "node")
-	ids := seedCookies(t, filepath.Join(dir, "cookies.dat"), "alice", "alice")
+	ids := nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), time.Now, "alice", "alice")
 	s := startServe(t, freePort(t), "--dir", dir)
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -233,8 +140,8 @@ func TestRevokeStaleSocket(t *testing.T) {
 	if !strings.Contains(s2.stderr(), "replaced a stale control socket") {
 		t.Errorf("the server did not replace the stale socket; logs:\n%s", s2.stderr())
 	}
-	if c := track(t, s2.addr, ids[0]); c.hello["new"] != true {
-		t.Errorf("alice's revoked cookie: %v", c.hello)
+	if c := track(t, s2.addr, ids[0]); c.Hello["new"] != true {
+		t.Errorf("alice's revoked cookie: %v", c.Hello)
 	}
 	r = runCLI(t, "revoke", "--dir", dir, "alice")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, `revoked "alice": 0 cookies, 0 connections, through the server running on `+dir) {
@@ -257,7 +164,7 @@ func TestRevokeErrors(t *testing.T) {
 	})
 	t.Run("journal held by a server without its socket", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "node")
-		seedCookies(t, filepath.Join(dir, "cookies.dat"), "alice")
+		nodetest.Seed(t, filepath.Join(dir, "cookies.dat"), time.Now, "alice")
 		s := startServe(t, freePort(t), "--dir", dir)
 		sock := filepath.Join(dir, "cookiestore.sock")
 		if err := os.Remove(sock); err != nil {
@@ -288,7 +195,7 @@ func TestRevokeErrors(t *testing.T) {
 		path := writeConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080}, "paths": {
 			"a": {"type": "websocket", "cookie": {"name": "ca", "store": {"type": "nats", "url": "nats://127.0.0.1:`+strconv.Itoa(port)+`"}}},
 			"b": {"type": "websocket", "cookie": {"name": "cb", "store": {"type": "file", "filename": "cookies.dat"}}}}}]}`)
-		seedCookies(t, filepath.Join(filepath.Dir(path), "cookies.dat"), "alice")
+		nodetest.Seed(t, filepath.Join(filepath.Dir(path), "cookies.dat"), time.Now, "alice")
 		r := runCLI(t, "revoke", "--config", path, "alice")
 		want := `revoked "alice": 1 cookie, 0 connections, in the stores, as no server runs on ` + filepath.Dir(path) + "\n" +
 			"  transports[0].paths.a (nats store): 0 cookies, 0 connections, then failed (see the error)\n" +

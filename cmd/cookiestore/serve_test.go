@@ -273,38 +273,32 @@ func TestServeInvalidConfig(t *testing.T) {
 	}
 }
 
-// TestServeRefusesStaticFolderOverNode: serve runs check's rules, so a
-// static folder that would serve the journal never starts serving.
-func TestServeRefusesStaticFolderOverNode(t *testing.T) {
-	path := writeConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
-		"paths": {"files": {"type": "static", "directory": "."},
-			"ws": {"type": "websocket", "cookie": {"store": {"type": "file", "filename": "cookies.dat"}}}}}]}`)
-	s := startServe(t, freePort(t), "--config", path)
-	if code := s.exited(t); code != 2 {
-		t.Fatalf("exit %d, want 2; logs:\n%s", code, s.stderr())
-	}
-	want := path + `: transports[0].paths.files.directory: "` + filepath.Dir(path) + `" holds the cookie journal`
-	if !strings.Contains(s.stderr(), want) {
-		t.Errorf("stderr %q\nlacks %q", s.stderr(), want)
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "cookies.dat")); !os.IsNotExist(err) {
-		t.Errorf("the journal was created: %v", err)
-	}
-}
-
-// TestServeRefusesStaticFolderOverSecrets: serve also refuses a static
-// folder that holds the config file (and its tickets), whatever the store.
+// TestServeRefusesStaticFolderOverSecrets: serve runs check's rules, so a
+// static folder that would serve the journal, or the config file (and its
+// tickets) whatever the store, never starts serving.
 func TestServeRefusesStaticFolderOverSecrets(t *testing.T) {
-	path := writeConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
-		"paths": {"files": {"type": "static", "directory": "."},
-			"ws": {"type": "websocket", "cookie": {"store": {"type": "memory"}}}}}]}`)
-	s := startServe(t, freePort(t), "--config", path)
-	if code := s.exited(t); code != 2 {
-		t.Fatalf("exit %d, want 2; logs:\n%s", code, s.stderr())
-	}
-	want := path + `: transports[0].paths.files.directory: "` + filepath.Dir(path) + `" holds the config file`
-	if !strings.Contains(s.stderr(), want) {
-		t.Errorf("stderr %q\nlacks %q", s.stderr(), want)
+	for _, tt := range []struct {
+		name, store, holds string
+	}{
+		{"journal", `{"type": "file", "filename": "cookies.dat"}`, "the cookie journal"},
+		{"config", `{"type": "memory"}`, "the config file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, `{"transports": [{"type": "web", "endpoint": {"type": "tcp", "port": 8080},
+				"paths": {"files": {"type": "static", "directory": "."},
+					"ws": {"type": "websocket", "cookie": {"store": `+tt.store+`}}}}]}`)
+			s := startServe(t, freePort(t), "--config", path)
+			if code := s.exited(t); code != 2 {
+				t.Fatalf("exit %d, want 2; logs:\n%s", code, s.stderr())
+			}
+			want := path + `: transports[0].paths.files.directory: "` + filepath.Dir(path) + `" holds ` + tt.holds
+			if !strings.Contains(s.stderr(), want) {
+				t.Errorf("stderr %q\nlacks %q", s.stderr(), want)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(path), "cookies.dat")); !os.IsNotExist(err) {
+				t.Errorf("the journal was created: %v", err)
+			}
+		})
 	}
 }
 

@@ -117,7 +117,7 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 	t.Logf("leader %s killed %.1fs in; %d cookies delivered (%d after the kill), refused by HTTP status %v; longest stall after the kill %v",
 		leader, kill.Sub(start).Seconds(), len(delivered), after, refused, stall.Round(time.Millisecond))
 	if after == 0 {
-		t.Fatalf("no handshake succeeded after the leader was killed:\n%s", nodes[0].stderr())
+		t.Fatalf("no handshake succeeded after the leader was killed:\n%s", nodes[0].Stderr())
 	}
 	for code := range refused {
 		if code != 503 {

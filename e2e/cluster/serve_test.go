@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"cookiestore/e2e/internal/serveproc"
 )
 
 const aliceTicket = "alice's ticket"
@@ -39,19 +37,15 @@ func natsConfig(urls []string, replicas int) string {
 }}]}`, strings.Join(urls, ","), replicas, aliceTicket)
 }
 
-// node is a `cookiestore serve` process.
+// node is a `cookiestore serve` process and its node directory; start
+// runs it again in the same directory.
 type node struct {
+	*serveproc.Proc
 	t    *testing.T
 	dir  string
 	conf string
-	cmd  *exec.Cmd
 	base string // http://127.0.0.1:PORT
-	done chan struct{}
-	mu   sync.Mutex
-	logs strings.Builder
 }
-
-var listening = regexp.MustCompile(`msg=listening url=http://(127\.0\.0\.1:\d+)/`)
 
 // startNode writes cfg into a fresh node directory and serves it.
 func startNode(t *testing.T, cfg string) *node {
@@ -63,80 +57,14 @@ func startNode(t *testing.T, cfg string) *node {
 		t.Fatal(err)
 	}
 	n.start()
-	t.Cleanup(n.kill)
 	return n
 }
 
 // start runs serve in the node's directory and waits until it listens.
 func (n *node) start() {
 	n.t.Helper()
-	n.cmd = exec.Command(tools.cs, "serve", "--config", n.conf, "--dir", n.dir, "--listen", "127.0.0.1:0")
-	stderr, err := n.cmd.StderrPipe()
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	n.done = make(chan struct{})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			n.mu.Lock()
-			n.logs.WriteString(sc.Text() + "\n")
-			n.mu.Unlock()
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = n.cmd.Wait()
-		close(n.done)
-	}()
-	select {
-	case a := <-addr:
-		n.base = "http://" + a
-	case <-n.done:
-		n.t.Fatalf("serve exited at start:\n%s", n.stderr())
-	case <-time.After(60 * time.Second):
-		n.t.Fatalf("serve did not listen within 60 s:\n%s", n.stderr())
-	}
-}
-
-func (n *node) stderr() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.logs.String()
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (n *node) kill() {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-n.done:
-	case <-time.After(30 * time.Second):
-	}
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (n *node) stop() {
-	n.t.Helper()
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(30 * time.Second):
-		n.t.Fatalf("serve did not stop within 30 s of SIGTERM:\n%s", n.stderr())
-	}
-	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
-		n.t.Fatalf("serve exited %d after SIGTERM:\n%s", code, n.stderr())
-	}
+	n.Proc = serveproc.Start(n.t, tools.cs, n.conf, n.dir)
+	n.base = "http://" + n.Addr
 }
 
 func (n *node) ws() string { return "ws" + strings.TrimPrefix(n.base, "http") + "/ws" }
@@ -410,7 +338,7 @@ func TestServeTwoNodes(t *testing.T) {
 		issued = append(issued, c.cookie)
 		c.ws.Close()
 	}
-	b.kill()
+	b.Kill()
 	b.start()
 	b.waitReady()
 	for _, id := range issued {
@@ -418,7 +346,7 @@ func TestServeTwoNodes(t *testing.T) {
 			t.Fatal("B forgot a cookie after a crash")
 		}
 	}
-	b.stop()
+	b.Stop(t)
 
 	// With B stopped, revoke opens B's store itself, catches up with the
 	// stream and writes the tombstones there; A closes its tab.
@@ -434,8 +362,8 @@ func TestServeTwoNodes(t *testing.T) {
 
 	b.start()
 	b.waitReady()
-	if !strings.Contains(b.stderr(), "snapshot loaded") {
-		t.Errorf("B did not load its snapshot after a clean stop:\n%s", b.stderr())
+	if !strings.Contains(b.Stderr(), "snapshot loaded") {
+		t.Errorf("B did not load its snapshot after a clean stop:\n%s", b.Stderr())
 	}
 	for _, id := range issued {
 		if c := mustDial(t, b.ws(), id); c.isNew {
