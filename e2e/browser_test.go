@@ -181,7 +181,9 @@ func loggedIn(authid string) string {
 	return helloShown + ` && document.getElementById("auth").dataset.authid === "` + authid + `" && document.getElementById("auth").dataset.provider === "cookie"`
 }
 
-// closedWith holds once the page's connection was closed with code.
+// closedWith holds once the page's last connection that opened was closed
+// with code; an attempt to reconnect that fails (1006 while the server is
+// down) does not hide it, however slowly the test polls.
 func closedWith(code int) string {
 	return `document.getElementById("state").dataset.lastClose === "` + strconv.Itoa(code) + `"`
 }

@@ -165,7 +165,9 @@
     if (ws) { return; }
     setState("connecting", "connecting");
     ws = new WebSocket(wsURL());
+    var opened = false;
     ws.onopen = function () {
+      opened = true;
       backoff = BACKOFF_MIN_MS;
       showError("");
       setState("connected", "connected");
@@ -175,7 +177,9 @@
     ws.onclose = function (ev) {
       clearInterval(poll);
       ws = null;
-      $("state").dataset.lastClose = String(ev.code);
+      // lastClose is how the last connection that opened ended; an attempt
+      // that never opened (the server is still down) does not hide it.
+      $("state").dataset[opened ? "lastClose" : "lastFailure"] = String(ev.code);
       var text = ("closed: " + ev.code + " " + (ev.reason || "")).trim();
       if (restarting) {
         restarting = false;
