@@ -20,15 +20,8 @@ func TestREADMEProgramBuilds(t *testing.T) {
 	if err != nil {
 		t.Skip("the go command is not on PATH")
 	}
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, program, ok := strings.Cut(string(readme), "```go\npackage main\n")
+	repo, readme := readREADME(t)
+	_, program, ok := strings.Cut(readme, "```go\npackage main\n")
 	if !ok {
 		t.Fatal("the README has no Go program")
 	}
@@ -79,15 +72,8 @@ func TestREADMEProgramBuilds(t *testing.T) {
 // below one named in the table (internal/testkit/journaltest) is covered
 // by its parent's row.
 func TestREADMELayoutNamesEveryPackage(t *testing.T) {
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	repo, readme := readREADME(t)
+	_, layout, ok := strings.Cut(readme, "\n## Layout\n")
 	if !ok {
 		t.Fatal("the README has no Layout section")
 	}
@@ -105,7 +91,7 @@ func TestREADMELayoutNamesEveryPackage(t *testing.T) {
 		}
 	}
 	missing := map[string]bool{}
-	err = filepath.WalkDir(repo, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(repo, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -145,4 +131,18 @@ func TestREADMELayoutNamesEveryPackage(t *testing.T) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// readREADME returns the repository's folder and its README.
+func readREADME(t *testing.T) (repo, readme string) {
+	t.Helper()
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo, string(b)
 }

@@ -3,27 +3,17 @@ package cluster
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // streamLeader returns the name of the NATS node that leads the cookie
 // stream.
 func streamLeader(t *testing.T, urls []string) string {
 	t.Helper()
-	nc, err := nats.Connect(urls[0]+","+urls[1]+","+urls[2], nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connect(t, strings.Join(urls, ","))
 	var leader string
 	eventually(t, 30*time.Second, "the stream has a leader", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // tools holds the binaries built once per test run.
@@ -284,4 +286,21 @@ func (pc *procCluster) byName(name string) *natsProc {
 	}
 	pc.t.Fatalf("no NATS node %q", name)
 	return nil
+}
+
+// connect connects a client of the test's own to url (one server, or
+// several separated by commas), closed when the test ends, and its
+// JetStream.
+func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }

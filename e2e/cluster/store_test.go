@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cookiestore/internal/testkit"
@@ -326,11 +325,7 @@ func TestConcurrentCreates(t *testing.T) {
 func TestWriteAfterClose(t *testing.T) {
 	srv := embedded(t)
 	clock := testkit.NewClock()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := connect(t, srv.ClientURL())
 	// On a connection that the store does not own, which stays open.
 	st := openStore(t, clock, nil, func(o *natsstore.Options) { o.Conn = nc })
 	if err := st.Create(newCookie(t, clock, time.Hour)); err != nil {
@@ -427,21 +422,13 @@ func TestExpiryByTheStream(t *testing.T) {
 // the error names each difference.
 func TestStreamSettings(t *testing.T) {
 	srv := embedded(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connect(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.*"}, MaxMsgsPerSubject: 5, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = tryOpen(testkit.NewClock(), []string{srv.ClientURL()}, func(o *natsstore.Options) { o.Stream, o.SubjectPrefix = "OTHER", "other" })
+	_, err := tryOpen(testkit.NewClock(), []string{srv.ClientURL()}, func(o *natsstore.Options) { o.Stream, o.SubjectPrefix = "OTHER", "other" })
 	if !errors.Is(err, natsstore.ErrStreamSettings) {
 		t.Fatalf("Open on a stream with other settings: %v", err)
 	}
@@ -566,12 +553,7 @@ func TestSnapshot(t *testing.T) {
 
 	// The stream deleted and created again: the snapshot is of another.
 	_ = b.Close()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	_, js := connect(t, srv.ClientURL())
 	if err := js.DeleteStream(context.Background(), natsstore.DefaultStream); err != nil {
 		t.Fatal(err)
 	}

@@ -187,8 +187,11 @@ func urls(procs []*proc) []string {
 	return u
 }
 
-func connect(b testing.TB, procs []*proc) (*nats.Conn, jetstream.JetStream) {
-	nc, err := nats.Connect(strings.Join(urls(procs), ","), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+// connect connects to procs, reconnecting for as long as it takes, with
+// opts added, and returns the connection's JetStream too.
+func connect(b testing.TB, procs []*proc, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, opts...)
+	nc, err := nats.Connect(strings.Join(urls(procs), ","), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -295,13 +298,8 @@ var runID atomic.Int64
 
 // connectFirst connects to the first of procs, and to the others only
 // if it is lost: the store and the raw publisher meet the same server.
-func connectFirst(b testing.TB, procs []*proc) *nats.Conn {
-	nc, err := nats.Connect(strings.Join(urls(procs), ","), nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	return nc
+func connectFirst(b testing.TB, procs []*proc) (*nats.Conn, jetstream.JetStream) {
+	return connect(b, procs, nats.DontRandomize())
 }
 
 // placeLeader moves the leader of stream to the server named leader, and
@@ -387,29 +385,17 @@ func createRound(b *testing.B, procs []*proc, replicas, writers, per, round int)
 	id := runID.Add(1)
 	leader := "n2"
 	// The store: its stream created, placed, then followed.
-	storeNC := connectFirst(b, procs)
-	storeJS, err := jetstream.New(storeNC)
-	if err != nil {
-		b.Fatal(err)
-	}
+	storeNC, storeJS := connectFirst(b, procs)
 	stream, prefix := fmt.Sprintf("C%d", id), fmt.Sprintf("c%d", id)
 	openStore(b, procs, stream, prefix, replicas, storeNC).Close()
 	placeLeader(b, storeJS, storeNC, stream, leader)
 	st := openStore(b, procs, stream, prefix, replicas, storeNC)
 
-	rawNC := connectFirst(b, procs)
-	rawJS, err := jetstream.New(rawNC)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rawNC, rawJS := connectFirst(b, procs)
 	rawStream(b, rawJS, fmt.Sprintf("R%d", id), fmt.Sprintf("r%d", id), replicas)
 	placeLeader(b, rawJS, rawNC, fmt.Sprintf("R%d", id), leader)
 
-	conNC := connectFirst(b, procs)
-	conJS, err := jetstream.New(conNC)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conNC, conJS := connectFirst(b, procs)
 	rawStream(b, conJS, fmt.Sprintf("K%d", id), fmt.Sprintf("k%d", id), replicas)
 	placeLeader(b, conJS, conNC, fmt.Sprintf("K%d", id), leader)
 	cons, err := conJS.OrderedConsumer(ctx, fmt.Sprintf("K%d", id), jetstream.OrderedConsumerConfig{})
