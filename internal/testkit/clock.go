@@ -1,19 +1,3 @@
-// Package testkit is the support that cookiestore's tests share: one
-// settable clock, so that every component of a test runs on the same time.
-//
-// # One clock
-//
-// A test that gives one component a fixed date and another the wall clock
-// passes only until the two drift a cookie's lifetime apart, and then fails
-// for every newcomer (issue 13). So tests never use time.Now as a clock:
-// they make a [Clock] and hand its Now to every component, store and server
-// alike.
-//
-// Every Clock starts at [Start]: a fixed instant, moved by the environment
-// variable COOKIESTORE_TEST_CLOCK_SHIFT ("+1y", "-30d", "+36h", ...). CI runs
-// the suite a second time with the start a year ahead; a test in which some
-// component still reads the wall clock fails there at once, instead of on
-// some later day.
 package testkit
 
 import (

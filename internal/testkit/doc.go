@@ -1,61 +1,32 @@
+// Package testkit is the support that cookiestore's tests share, so that
+// each thing a test needs exists once:
+//
+//   - one settable [Clock], so that every component of a test runs on the
+//     same time (below);
+//   - one fault-injecting file system, [FaultFS], over the journal's file
+//     operations, whose [Faults] are named by operation;
+//   - one thread-safe log buffer, [LogBuffer], behind a debug logger;
+//   - a version 1 journal ([V1Journal]), a golden file with known cookies, for
+//     the tests of reading and upgrading the old format;
+//   - docs/FORMAT.md's worked examples ([DocExample]), which the packages
+//     that own a format fact decode in their tests, so that the document
+//     cannot drift from the code;
+//   - self-signed keys for the TLS tests ([WriteKeyPair], [WriteKey]).
+//
+// Two packages below it hold what needs the project's own packages, which
+// this one cannot import (their tests import it): journaltest builds
+// journals, nodetest runs a node with its stores and WebSocket clients.
+//
+// # One clock
+//
+// A test that gives one component a fixed date and another the wall clock
+// passes only until the two drift a cookie's lifetime apart, and then fails
+// for every newcomer. So tests never use time.Now as a clock: they make a
+// [Clock] and hand its Now to every component, store and server alike.
+//
+// Every Clock starts at [Start]: a fixed instant, moved by the environment
+// variable COOKIESTORE_TEST_CLOCK_SHIFT ("+1y", "-30d", "+36h", ...). CI runs
+// the suite a second time with the start a year ahead; a test in which some
+// component still reads the wall clock fails there at once, instead of on
+// some later day.
 package testkit
-
-import (
-	"encoding/hex"
-	"os"
-	"strconv"
-	"strings"
-	"testing"
-)
-
-// FormatDoc is docs/FORMAT.md from a package folder of this repository,
-// where tests run.
-const FormatDoc = "../docs/FORMAT.md"
-
-// ReadDoc returns the text of the file at path.
-func ReadDoc(t testing.TB, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// DocExample returns the bytes of the hex dump, in the layout of hexdump -C
-// and Go's hex.Dump, in the fenced block that follows the line
-// "Example: " + title in doc, and the text after the block. The packages
-// that own a format decode the examples of docs/FORMAT.md with it, so that
-// the page cannot drift from the code.
-func DocExample(t testing.TB, doc, title string) ([]byte, string) {
-	t.Helper()
-	_, rest, ok := strings.Cut(doc, "\nExample: "+title)
-	if !ok {
-		t.Fatalf("the format doc has no line %q", "Example: "+title)
-	}
-	_, rest, ok = strings.Cut(rest, "\n```\n")
-	block, after, ok2 := strings.Cut(rest, "\n```\n")
-	if !ok || !ok2 {
-		t.Fatalf("the format doc: no fenced block after %q", "Example: "+title)
-	}
-	var b []byte
-	for _, line := range strings.Split(block, "\n") {
-		line, _, _ = strings.Cut(line, "|") // the ASCII column
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		off, err := strconv.ParseInt(fields[0], 16, 64)
-		if err != nil || off != int64(len(b)) {
-			t.Fatalf("the format doc, example %q: line %q starts at %q, want offset %08x", title, line, fields[0], len(b))
-		}
-		for _, f := range fields[1:] {
-			x, err := hex.DecodeString(f)
-			if err != nil || len(x) != 1 {
-				t.Fatalf("the format doc, example %q: %q is not a hex byte", title, f)
-			}
-			b = append(b, x[0])
-		}
-	}
-	return b, after
-}
