@@ -1,6 +1,6 @@
 // Package natsstore is the cookie store that several cookiestore nodes share:
 // the cookies live in one NATS JetStream stream, and every node follows that
-// stream into an index of its own (a memstore), as the file backend replays
+// stream into an index of its own (package index), as the file backend replays
 // its journal.
 //
 // # The stream
