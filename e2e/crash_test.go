@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"cookiestore/e2e/internal/serveproc"
+	"cookiestore/e2e/internal/childproc"
 )
 
 // buildCommand builds the cookiestore binary into a temporary folder and
@@ -37,7 +37,7 @@ func buildCommand(t *testing.T) string {
 
 // child is a `cookiestore serve` process, with the URL of its /ws.
 type child struct {
-	*serveproc.Proc
+	*childproc.Proc
 	url string // ws://127.0.0.1:PORT/ws
 }
 
@@ -45,7 +45,7 @@ type child struct {
 // loopback port and waits until it listens.
 func startChild(t *testing.T, bin, config, dir string) *child {
 	t.Helper()
-	p := serveproc.Start(t, bin, config, dir)
+	p := childproc.Serve(t, bin, config, dir)
 	return &child{Proc: p, url: "ws://" + p.Addr + "/ws"}
 }
 

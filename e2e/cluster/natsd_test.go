@@ -6,7 +6,6 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -16,9 +15,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"cookiestore/e2e/internal/childproc"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -159,10 +159,7 @@ type natsProc struct {
 	name string
 	conf string
 	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	logs strings.Builder
+	*childproc.Proc
 }
 
 // procCluster is a cluster of nats-server child processes.
@@ -225,25 +222,7 @@ func (pc *procCluster) urls() []string {
 // start runs p, and waits until it accepts connections.
 func (pc *procCluster) start(p *natsProc) {
 	pc.t.Helper()
-	p.cmd = exec.Command(tools.nats, "-c", p.conf)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		pc.t.Fatal(err)
-	}
-	p.done = make(chan struct{})
-	if err := p.cmd.Start(); err != nil {
-		pc.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
+	p.Proc = childproc.Start(pc.t, exec.Command(tools.nats, "-c", p.conf), nil)
 	addr := strings.TrimPrefix(p.url, "nats://")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -253,27 +232,16 @@ func (pc *procCluster) start(p *natsProc) {
 			return
 		}
 		if time.Now().After(deadline) {
-			pc.t.Fatalf("nats-server %s did not listen within 20 s:\n%s", p.name, p.stderr())
+			pc.t.Fatalf("nats-server %s did not listen within 20 s:\n%s", p.name, p.Stderr())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func (p *natsProc) stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
 // kill sends SIGKILL, a crash, and waits for the process to be gone.
 func (p *natsProc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
+	if p.Proc != nil {
+		p.Kill()
 	}
 }
 

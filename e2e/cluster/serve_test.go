@@ -16,7 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"cookiestore/e2e/internal/serveproc"
+	"cookiestore/e2e/internal/childproc"
 )
 
 const aliceTicket = "alice's ticket"
@@ -40,7 +40,7 @@ func natsConfig(urls []string, replicas int) string {
 // node is a `cookiestore serve` process and its node directory; start
 // runs it again in the same directory.
 type node struct {
-	*serveproc.Proc
+	*childproc.Proc
 	t    *testing.T
 	dir  string
 	conf string
@@ -63,7 +63,7 @@ func startNode(t *testing.T, cfg string) *node {
 // start runs serve in the node's directory and waits until it listens.
 func (n *node) start() {
 	n.t.Helper()
-	n.Proc = serveproc.Start(n.t, tools.cs, n.conf, n.dir)
+	n.Proc = childproc.Serve(n.t, tools.cs, n.conf, n.dir)
 	n.base = "http://" + n.Addr
 }
 
