@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cookiestore/internal/testkit"
@@ -560,5 +561,27 @@ func TestSnapshot(t *testing.T) {
 	a = openStore(t, clock, []string{srv.ClientURL()}, withSnap)
 	if st := a.Stats(); st.SnapshotLoaded != 0 || a.Len() != 0 {
 		t.Fatalf("restart on a new stream with an old snapshot: %+v", st)
+	}
+}
+
+// A write whose subject no stream takes (the stream deleted under a
+// running store, as an election leaves it for a moment) is answered "no
+// responders" by the server at once, retried until the store's time-out,
+// and then refused as unavailable, naming why.
+func TestWriteWithoutAStream(t *testing.T) {
+	srv := embedded(t)
+	clock := testkit.NewClock()
+	st := openStore(t, clock, []string{srv.ClientURL()}, func(o *natsstore.Options) { o.Timeout = time.Second })
+	_, js := connect(t, srv.ClientURL())
+	if err := js.DeleteStream(context.Background(), natsstore.DefaultStream); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := st.Create(newCookie(t, clock, time.Hour))
+	if !errors.Is(err, natsstore.ErrUnavailable) || !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("Create without a stream: %v, want ErrUnavailable for no responders", err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("Create without a stream took %v", took)
 	}
 }
