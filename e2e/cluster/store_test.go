@@ -585,3 +585,21 @@ func TestWriteWithoutAStream(t *testing.T) {
 		t.Fatalf("Create without a stream took %v", took)
 	}
 }
+
+// A write on a connection closed under the store (one that the embedding
+// program owns and closed) fails at once, with the connection's error.
+func TestWriteOnAClosedConnection(t *testing.T) {
+	srv := embedded(t)
+	clock := testkit.NewClock()
+	nc, _ := connect(t, srv.ClientURL())
+	st := openStore(t, clock, nil, func(o *natsstore.Options) { o.Conn = nc })
+	nc.Close()
+	start := time.Now()
+	err := st.Create(newCookie(t, clock, time.Hour))
+	if !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Fatalf("Create on a closed connection: %v, want %v", err, nats.ErrConnectionClosed)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Create on a closed connection took %v", took)
+	}
+}
