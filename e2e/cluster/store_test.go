@@ -322,28 +322,6 @@ func TestConcurrentCreates(t *testing.T) {
 	}
 }
 
-// A write after Close fails at once.
-func TestWriteAfterClose(t *testing.T) {
-	srv := embedded(t)
-	clock := testkit.NewClock()
-	nc, _ := connect(t, srv.ClientURL())
-	// On a connection that the store does not own, which stays open.
-	st := openStore(t, clock, nil, func(o *natsstore.Options) { o.Conn = nc })
-	if err := st.Create(newCookie(t, clock, time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if err := st.Create(newCookie(t, clock, time.Hour)); err == nil {
-		t.Fatal("Create after Close succeeded")
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Fatalf("Create after Close took %v", took)
-	}
-}
-
 // inIndex reports whether st's own index holds d (Get would also ask the
 // stream).
 func inIndex(st *natsstore.Store, d record.Digest) bool {
@@ -586,20 +564,41 @@ func TestWriteWithoutAStream(t *testing.T) {
 	}
 }
 
-// A write on a connection closed under the store (one that the embedding
-// program owns and closed) fails at once, with the connection's error.
-func TestWriteOnAClosedConnection(t *testing.T) {
+// A write that the store cannot send fails at once: after Close, and on a
+// connection closed under the store (one that the embedding program owns).
+// Each store runs on a connection that it does not own, which Close leaves
+// open.
+func TestWriteThatCannotBeSent(t *testing.T) {
 	srv := embedded(t)
-	clock := testkit.NewClock()
-	nc, _ := connect(t, srv.ClientURL())
-	st := openStore(t, clock, nil, func(o *natsstore.Options) { o.Conn = nc })
-	nc.Close()
-	start := time.Now()
-	err := st.Create(newCookie(t, clock, time.Hour))
-	if !errors.Is(err, nats.ErrConnectionClosed) {
-		t.Fatalf("Create on a closed connection: %v, want %v", err, nats.ErrConnectionClosed)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Fatalf("Create on a closed connection took %v", took)
+	for _, tc := range []struct {
+		name  string
+		close func(st *natsstore.Store, nc *nats.Conn) error
+		want  error // nil: any error
+	}{
+		{"after Close", func(st *natsstore.Store, _ *nats.Conn) error { return st.Close() }, nil},
+		{"connection closed", func(_ *natsstore.Store, nc *nats.Conn) error { nc.Close(); return nil }, nats.ErrConnectionClosed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testkit.NewClock()
+			nc, _ := connect(t, srv.ClientURL())
+			st := openStore(t, clock, nil, func(o *natsstore.Options) { o.Conn = nc })
+			if err := st.Create(newCookie(t, clock, time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.close(st, nc); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err := st.Create(newCookie(t, clock, time.Hour))
+			switch {
+			case err == nil:
+				t.Fatal("Create succeeded")
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("Create: %v, want %v", err, tc.want)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Fatalf("Create took %v", took)
+			}
+		})
 	}
 }
