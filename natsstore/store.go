@@ -202,6 +202,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.nc, s.ownConn = nc, true
 	}
 	fail := func(err error) (*Store, error) {
+		if s.send != nil {
+			s.send.close() // its subscription would outlive us on a borrowed connection
+		}
 		if s.ownConn {
 			s.nc.Close()
 		}

@@ -428,6 +428,21 @@ func TestStreamSettings(t *testing.T) {
 	if !errors.Is(err, natsstore.ErrStreamSettings) || !strings.Contains(err.Error(), "replicas is 1, the store needs 3") {
 		t.Fatalf("Open with other replicas: %v", err)
 	}
+	// Refused on a connection that the caller owns, the store leaves
+	// nothing subscribed on it. (A first request makes the one
+	// subscription that nats.go keeps for the answers of all requests.)
+	nc, njs := connect(t, srv.ClientURL())
+	if _, err := njs.AccountInfo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := nc.NumSubscriptions()
+	_, err = tryOpen(testkit.NewClock(), nil, func(o *natsstore.Options) { o.Conn, o.Replicas = nc, 3 })
+	if !errors.Is(err, natsstore.ErrStreamSettings) {
+		t.Fatalf("Open on a borrowed connection with other replicas: %v", err)
+	}
+	if n := nc.NumSubscriptions(); n != before {
+		t.Fatalf("a refused Open left %d subscriptions on the caller's connection", n-before)
+	}
 }
 
 // Without a server, a write fails within its time budget.
